@@ -1,0 +1,98 @@
+//! [`Autenticado`]: the extractor that gives a handler its caller, from the
+//! session cookie or an `Authorization: Bearer` header.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use super::{Alcance, Permiso, Token, usuario_de_token};
+use crate::error::ApiError;
+use crate::modelo::{SucursalId, Usuario};
+use crate::store::Store;
+
+/// Name of the HttpOnly session cookie set by `POST /api/login`.
+pub const COOKIE_SESION: &str = "comanda_sesion";
+
+/// How the caller presented its token. A cookie is sent by the browser on its
+/// own, so a cookie-authenticated socket must also come from an allowed Origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Cookie,
+    Bearer,
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Autenticado {
+    pub usuario: Usuario,
+    pub token: Token,
+    pub via: Via,
+}
+
+impl Autenticado {
+    pub fn alcance(&self) -> Alcance {
+        Alcance::de(&self.usuario)
+    }
+
+    /// 403 unless the caller's role has `permiso`.
+    pub fn exigir(&self, permiso: Permiso) -> Result<&Usuario, ApiError> {
+        if permiso.permitido(self.usuario.rol) {
+            Ok(&self.usuario)
+        } else {
+            Err(ApiError::Prohibido)
+        }
+    }
+
+    /// 403 unless the caller's role has `permiso` and `sucursal` is in its scope.
+    pub fn exigir_en(&self, permiso: Permiso, sucursal: SucursalId) -> Result<&Usuario, ApiError> {
+        let usuario = self.exigir(permiso)?;
+        if self.alcance().incluye(sucursal) {
+            Ok(usuario)
+        } else {
+            Err(ApiError::Prohibido)
+        }
+    }
+}
+
+/// The token a request carries: the `Authorization` header wins over the cookie.
+/// A header that is present but malformed is an error, not "no header".
+fn credencial(req: &HttpRequest) -> Result<(Token, Via), ApiError> {
+    if let Some(valor) = req.headers().get(header::AUTHORIZATION) {
+        return valor
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|t| Token::parse(t.trim()))
+            .map(|t| (t, Via::Bearer))
+            .ok_or(ApiError::NoAutenticado);
+    }
+    req.cookie(COOKIE_SESION)
+        .and_then(|c| Token::parse(c.value()))
+        .map(|t| (t, Via::Cookie))
+        .ok_or(ApiError::NoAutenticado)
+}
+
+impl FromRequest for Autenticado {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let store = req.app_data::<web::Data<Store>>().cloned();
+        let credencial = credencial(req);
+        Box::pin(async move {
+            let (token, via) = credencial?;
+            let store = store.ok_or_else(|| ApiError::interno("Store no registrado"))?;
+            let usuario = usuario_de_token(&store, &token)
+                .await?
+                .ok_or(ApiError::NoAutenticado)?;
+            Ok(Autenticado {
+                usuario,
+                token,
+                via,
+            })
+        })
+    }
+}

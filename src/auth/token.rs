@@ -1,0 +1,78 @@
+//! Session tokens: 256 random bits, shown to the client once, stored only as a hash.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// A bearer token as the client holds it. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+/// Hex SHA-256 of a token: what `sesiones.token_hash` keeps. A plain hash is
+/// enough because the token is random and long; a slow hash would only slow
+/// every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHash(String);
+
+impl Token {
+    pub fn generar() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Accepts what a client sent; anything that isn't a plausible token is
+    /// refused before it costs a query.
+    pub fn parse(s: &str) -> Option<Self> {
+        let valido = s.len() == 43
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        valido.then(|| Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        let digest = Sha256::digest(self.0.as_bytes());
+        TokenHash(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(…)")
+    }
+}
+
+impl TokenHash {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn los_tokens_son_distintos_y_se_reconocen() {
+        let a = Token::generar();
+        let b = Token::generar();
+        assert_ne!(a, b);
+        assert_eq!(Token::parse(a.as_str()), Some(a.clone()));
+        assert_eq!(a.hash().as_str().len(), 64);
+        assert_ne!(a.hash(), b.hash());
+    }
+
+    #[test]
+    fn basura_no_es_un_token() {
+        assert!(Token::parse("").is_none());
+        assert!(Token::parse("abc").is_none());
+        assert!(Token::parse(&"é".repeat(43)).is_none());
+        assert!(Token::parse(&"a".repeat(44)).is_none());
+    }
+}

@@ -1,0 +1,141 @@
+//! Settings: the command line and its environment variables (design §11), parsed once.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::modelo::Rol;
+
+/// The SQLite file used when no `DATABASE_URL` is given: created on first run.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://comanda.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "comanda",
+    version,
+    about = "Realtime hub of the Cony Chips restaurant chain",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub comando: Option<Comando>,
+
+    /// `comanda` alone is `comanda serve`.
+    #[command(flatten)]
+    pub serve: Settings,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Comando {
+    /// Run the server (the default).
+    Serve(Settings),
+    /// Apply the database migrations and exit.
+    Migrate(StoreSettings),
+    /// Manage accounts.
+    Usuario {
+        #[command(subcommand)]
+        accion: UsuarioComando,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsuarioComando {
+    /// Create an account. The password is asked on the terminal, or read from
+    /// the first line of standard input when it is not a terminal.
+    Crear(CrearUsuario),
+}
+
+#[derive(Debug, Args)]
+pub struct CrearUsuario {
+    #[arg(long)]
+    pub usuario: String,
+    /// Display name; the login name when omitted.
+    #[arg(long)]
+    pub nombre: Option<String>,
+    #[arg(long, value_parser = parse_rol)]
+    pub rol: Rol,
+    /// Id of the sucursal (required for atencion and cocina).
+    #[arg(long)]
+    pub sucursal: Option<i64>,
+    #[command(flatten)]
+    pub store: StoreSettings,
+}
+
+fn parse_rol(s: &str) -> Result<Rol, String> {
+    s.parse()
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StoreSettings {
+    /// `postgres://…` (production) or `sqlite://file.db` (embedded, one node).
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+
+    /// Upper bound of the connection pool.
+    #[arg(long, env = "COMANDA_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, env = "COMANDA_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    #[command(flatten)]
+    pub store: StoreSettings,
+
+    /// Folder of the Rhai rules.
+    #[arg(long, env = "COMANDA_RULES_DIR", default_value = "rules")]
+    pub rules_dir: PathBuf,
+
+    /// Folder of the pages.
+    #[arg(long, env = "COMANDA_STATIC_DIR", default_value = "static")]
+    pub static_dir: PathBuf,
+
+    /// Create two demo sucursales and one user per role in each, and print them.
+    #[arg(long, env = "COMANDA_DEMO")]
+    pub demo: bool,
+
+    /// Log lines as text or as JSON objects.
+    #[arg(long, env = "COMANDA_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// How long a login lasts.
+    #[arg(long, env = "COMANDA_SESSION_TTL", value_parser = humantime::parse_duration, default_value = "12h")]
+    pub session_ttl: Duration,
+
+    /// Mark the session cookie `Secure` (set it when comanda is served over TLS).
+    #[arg(long, env = "COMANDA_COOKIE_SECURE")]
+    pub cookie_secure: bool,
+
+    /// Origins allowed to open a socket with the session cookie, comma separated.
+    /// Empty: the origins of `--bind` (http://127.0.0.1:PORT and http://localhost:PORT).
+    #[arg(long, env = "COMANDA_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// HTTP worker threads; 0 = one per core.
+    #[arg(long, env = "COMANDA_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+
+    /// How long in-flight requests may take to finish at shutdown.
+    #[arg(long, env = "COMANDA_SHUTDOWN_TIMEOUT", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Settings {
+    /// Settings as `comanda serve` would read them with no flags and no
+    /// environment: the base that tests adjust.
+    pub fn defaults() -> Self {
+        Cli::parse_from(["comanda"]).serve
+    }
+}

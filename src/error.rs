@@ -1,0 +1,153 @@
+//! `ApiError`: every way an HTTP call can fail, and the `{"error":{…}}` shape
+//! it answers with. A client never sees a panic, a stack trace or a SQL message.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::auth::AuthError;
+use crate::modelo::Invalido;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Invalida(String),
+    #[error("no autenticado")]
+    NoAutenticado,
+    #[error("usuario o contraseña incorrectos")]
+    CredencialesInvalidas,
+    #[error("no tienes permiso para esto")]
+    Prohibido,
+    #[error("{0}")]
+    NoEncontrado(String),
+    #[error("{0}")]
+    Conflicto(String),
+    #[error("{0}")]
+    DemasiadoGrande(String),
+    #[error("{0}")]
+    TipoNoSoportado(String),
+    #[error("el servicio no está disponible ahora; reintenta en unos segundos")]
+    NoDisponible,
+    /// Logged in full; the client only learns that something failed.
+    #[error("error interno")]
+    Interno(String),
+}
+
+#[derive(Serialize)]
+struct Cuerpo<'a> {
+    error: Detalle<'a>,
+}
+
+#[derive(Serialize)]
+struct Detalle<'a> {
+    codigo: &'a str,
+    mensaje: String,
+}
+
+impl ApiError {
+    pub fn interno(detalle: impl Into<String>) -> Self {
+        ApiError::Interno(detalle.into())
+    }
+
+    pub fn codigo(&self) -> &'static str {
+        match self {
+            ApiError::Invalida(_) => "peticion_invalida",
+            ApiError::NoAutenticado => "no_autenticado",
+            ApiError::CredencialesInvalidas => "credenciales_invalidas",
+            ApiError::Prohibido => "prohibido",
+            ApiError::NoEncontrado(_) => "no_encontrado",
+            ApiError::Conflicto(_) => "conflicto",
+            ApiError::DemasiadoGrande(_) => "demasiado_grande",
+            ApiError::TipoNoSoportado(_) => "tipo_no_soportado",
+            ApiError::NoDisponible => "no_disponible",
+            ApiError::Interno(_) => "interno",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Invalida(_) => StatusCode::BAD_REQUEST,
+            ApiError::NoAutenticado | ApiError::CredencialesInvalidas => StatusCode::UNAUTHORIZED,
+            ApiError::Prohibido => StatusCode::FORBIDDEN,
+            ApiError::NoEncontrado(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflicto(_) => StatusCode::CONFLICT,
+            ApiError::DemasiadoGrande(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TipoNoSoportado(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NoDisponible => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Interno(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Interno(detalle) = self {
+            tracing::error!(%detalle, "error interno");
+        }
+        HttpResponse::build(self.status_code()).json(Cuerpo {
+            error: Detalle {
+                codigo: self.codigo(),
+                mensaje: self.to_string(),
+            },
+        })
+    }
+}
+
+impl From<Invalido> for ApiError {
+    fn from(e: Invalido) -> Self {
+        ApiError::Invalida(e.0)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NoDisponible(e) => {
+                tracing::warn!(error = %e, "base de datos no disponible");
+                ApiError::NoDisponible
+            }
+            StoreError::Duplicado(_) => ApiError::Conflicto("ya existe".into()),
+            StoreError::ReferenciaInexistente(_) => {
+                ApiError::NoEncontrado("una referencia de la petición no existe".into())
+            }
+            otro => ApiError::Interno(otro.to_string()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::CredencialesInvalidas => ApiError::CredencialesInvalidas,
+            AuthError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// JSON bodies that can't be read: too big, not JSON, or not the expected shape.
+pub fn json_error(e: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let api = match &e {
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            ApiError::DemasiadoGrande(format!("el cuerpo supera el límite de {limit} bytes"))
+        }
+        JsonPayloadError::ContentType => {
+            ApiError::TipoNoSoportado("el cuerpo debe ser application/json".into())
+        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::Invalida(format!("cuerpo con campos no válidos: {e}"))
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::Invalida(format!("JSON mal formado: {e}")),
+        otro => ApiError::Invalida(format!("no se pudo leer el cuerpo: {otro}")),
+    };
+    api.into()
+}
+
+pub fn path_error(e: PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::Invalida(format!("ruta no válida: {e}")).into()
+}
+
+pub fn query_error(e: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::Invalida(format!("parámetros no válidos: {e}")).into()
+}

@@ -1,0 +1,47 @@
+//! The HTTP surface: routes, body limits, and the handlers, one file per area.
+//! Handlers are thin: parse, authorize, call the domain, answer.
+
+mod administracion;
+mod cuentas;
+mod salud;
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+
+use crate::error::{ApiError, json_error, path_error, query_error};
+use crate::modelo::EventoId;
+
+/// Largest JSON body accepted by the API.
+pub const LIMITE_CUERPO: usize = 64 * 1024;
+
+/// Every route of the API, with the extractor configuration they share.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(LIMITE_CUERPO)
+            .error_handler(json_error),
+    )
+    .app_data(web::PayloadConfig::default().limit(LIMITE_CUERPO))
+    .app_data(web::PathConfig::default().error_handler(path_error))
+    .app_data(web::QueryConfig::default().error_handler(query_error))
+    .configure(salud::configure)
+    .service(
+        web::scope("/api")
+            .configure(cuentas::configure)
+            .configure(administracion::configure)
+            .default_service(web::to(ruta_desconocida)),
+    );
+}
+
+async fn ruta_desconocida() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NoEncontrado("esa ruta no existe".into()))
+}
+
+/// A list as the API answers it: `ultimo_id` is the newest event id at the
+/// time of reading, so a page can load the list and then resume its socket
+/// from there without missing anything.
+#[derive(Debug, Serialize)]
+pub struct Lista<T> {
+    pub ultimo_id: EventoId,
+    pub items: Vec<T>,
+}

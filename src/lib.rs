@@ -1,0 +1,37 @@
+//! comanda — the realtime hub of the Cony Chips restaurant chain.
+//!
+//! Front-desk (atención), kitchen (cocina) and manager screens of every
+//! sucursal keep a socket open on comanda; every change they must know about
+//! reaches them within milliseconds, filtered to their sucursal and role, and
+//! lands in an audit log. The contract is `DESIGN.md`; this file is the map.
+//!
+//! # Layout
+//!
+//! - [`config`] — the command line and its environment variables, parsed once
+//!   into [`config::Settings`].
+//! - [`telemetry`] — `tracing` setup: text or JSON lines.
+//! - [`modelo`] — the business's types (`Rol`, `Usuario`, `Sucursal`, id
+//!   newtypes), parsed at the edge so invalid data can't get further.
+//! - [`store`] — the only place with SQL: one API over Postgres and SQLite,
+//!   migrations per backend, readiness.
+//! - [`auth`] — argon2id passwords, session tokens (stored as hashes), the
+//!   [`auth::Autenticado`] extractor and the permission table every handler
+//!   asks.
+//! - [`cuentas`] — accounts and sucursales as a superadmin manages them; the
+//!   first-start superadmin and the `--demo` data.
+//! - [`error`] — [`error::ApiError`], the `{"error":{codigo,mensaje}}` answer.
+//! - [`http`] — routes and thin handlers, one file per area.
+//! - [`app`] — startup: builds an [`app::Application`] from settings and runs
+//!   it until SIGINT/SIGTERM.
+//! - [`cli`] — the `migrate` and `usuario crear` commands.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod cuentas;
+pub mod error;
+pub mod http;
+pub mod modelo;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,194 @@
+//! The store: one API over two backends, Postgres (production) and SQLite (the
+//! embedded default), chosen by the `DATABASE_URL` scheme.
+//!
+//! Every query is written once. The SQL is portable between the two engines
+//! (`$N` parameters, `RETURNING`, times bound from Rust), and [`on_pool!`] expands
+//! each method body once per backend so that sqlx types it against the concrete
+//! driver. Each backend keeps its own migrations folder, because the column
+//! types differ (`TIMESTAMPTZ`/`JSONB` against SQLite's text).
+//!
+//! SQL lives here and nowhere else.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::config::StoreSettings;
+
+/// Runs `$body` with `$pool` bound to the concrete pool of the store's backend.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Postgres($pool) => $body,
+            $crate::store::Pool::Sqlite($pool) => $body,
+        }
+    };
+}
+
+mod error;
+mod eventos;
+mod sesiones;
+mod sucursales;
+mod usuarios;
+
+pub use error::StoreError;
+
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// A handle on the database; cheap to clone (the pools are shared).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+}
+
+#[derive(Clone, Debug)]
+enum Pool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// What `/readyz` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preparacion {
+    Lista,
+    MigracionesPendientes,
+}
+
+impl Store {
+    /// Connects (creating the SQLite file if needed) without migrating.
+    #[tracing::instrument(skip_all, fields(backend))]
+    pub async fn connect(settings: &StoreSettings) -> Result<Self, StoreError> {
+        let url = settings.database_url.as_str();
+        let pool = match Backend::of_url(url)? {
+            Backend::Postgres => Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(settings.db_max_connections)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect(url)
+                    .await
+                    .map_err(StoreError::from)?,
+            ),
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true);
+                Pool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(settings.db_max_connections)
+                        .acquire_timeout(Duration::from_secs(5))
+                        .connect_with(options)
+                        .await?,
+                )
+            }
+        };
+        let store = Self { pool };
+        tracing::Span::current().record("backend", tracing::field::debug(store.backend()));
+        Ok(store)
+    }
+
+    /// Connects and applies every pending migration.
+    pub async fn open(settings: &StoreSettings) -> Result<Self, StoreError> {
+        let store = Self::connect(settings).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Postgres(_) => Backend::Postgres,
+            Pool::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Applies the pending migrations; applying again is a no-op.
+    #[tracing::instrument(skip(self))]
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+            Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Reachable, and every migration of this build applied successfully.
+    pub async fn preparacion(&self) -> Result<Preparacion, StoreError> {
+        let filas: Result<Vec<(i64, bool)>, sqlx::Error> = on_pool!(self, p => {
+            sqlx::query_as("SELECT version, success FROM _sqlx_migrations")
+                .fetch_all(p)
+                .await
+        });
+        let aplicadas = match filas {
+            Ok(filas) => filas,
+            // Before the first migration the bookkeeping table does not exist.
+            Err(sqlx::Error::Database(e)) if e.message().contains("_sqlx_migrations") => vec![],
+            Err(e) => return Err(e.into()),
+        };
+        let migrator = match self.backend() {
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+        };
+        let todas = migrator
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .all(|m| aplicadas.contains(&(m.version, true)));
+        Ok(if todas {
+            Preparacion::Lista
+        } else {
+            Preparacion::MigracionesPendientes
+        })
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else {
+            Err(StoreError::Url(
+                "DATABASE_URL debe empezar por postgres:// o sqlite:".into(),
+            ))
+        }
+    }
+}
+
+/// Opens a write transaction. On SQLite it takes the write lock up front
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes can
+/// fail with `SQLITE_BUSY` when another writer committed in between.
+trait BeginWrite {
+    type Db: sqlx::Database;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}

@@ -1,0 +1,79 @@
+//! `sesiones`: logins, found by the SHA-256 of their token.
+
+use time::OffsetDateTime;
+
+use super::usuarios::columnas_usuario;
+use super::{BeginWrite, Store, StoreError};
+use crate::modelo::{Usuario, UsuarioId};
+
+impl Store {
+    /// Records a login, and forgets the user's expired ones.
+    pub async fn crear_sesion(
+        &self,
+        token_hash: &str,
+        usuario_id: UsuarioId,
+        creada: OffsetDateTime,
+        expira: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            sqlx::query("DELETE FROM sesiones WHERE usuario_id = $1 AND expira <= $2")
+                .bind(usuario_id)
+                .bind(creada)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO sesiones (token_hash, usuario_id, creada, expira) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_hash)
+            .bind(usuario_id)
+            .bind(creada)
+            .bind(expira)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// The active user behind a session that has not expired at `ahora`.
+    pub async fn usuario_de_sesion(
+        &self,
+        token_hash: &str,
+        ahora: OffsetDateTime,
+    ) -> Result<Option<Usuario>, StoreError> {
+        let fila = on_pool!(self, p => {
+            sqlx::query_as(concat!(
+                "SELECT ", columnas_usuario!(u), " FROM sesiones s JOIN usuarios u ON u.id = s.usuario_id
+                 WHERE s.token_hash = $1 AND s.expira > $2 AND u.activo"
+            ))
+            .bind(token_hash)
+            .bind(ahora)
+            .fetch_optional(p)
+            .await
+        })?;
+        Ok(fila)
+    }
+
+    pub async fn borrar_sesion(&self, token_hash: &str) -> Result<(), StoreError> {
+        on_pool!(self, p => {
+            sqlx::query("DELETE FROM sesiones WHERE token_hash = $1")
+                .bind(token_hash)
+                .execute(p)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// What the table keeps of a user's sessions: their token hashes.
+    pub async fn sesiones_de(&self, usuario_id: UsuarioId) -> Result<Vec<String>, StoreError> {
+        let filas = on_pool!(self, p => {
+            sqlx::query_scalar("SELECT token_hash FROM sesiones WHERE usuario_id = $1")
+                .bind(usuario_id)
+                .fetch_all(p)
+                .await
+        })?;
+        Ok(filas)
+    }
+}
