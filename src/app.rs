@@ -10,8 +10,11 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::cuentas::{self, CuentaError, SuperadminInicial};
-use crate::http;
+use crate::http::{self, OrigenesPermitidos};
 use crate::modelo::{Sucursal, Usuario};
+use crate::realtime::Realtime;
+use crate::realtime::dispatcher::CualesSesiones;
+use crate::realtime::protocolo::cierre;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +40,27 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    realtime: Realtime,
     pub arranque: Arranque,
+}
+
+/// Stops a running [`Application`] the way a signal does: sockets are closed
+/// with 1001 (clients reconnect elsewhere), in-flight requests finish.
+#[derive(Clone)]
+pub struct Parada {
+    server: ServerHandle,
+    realtime: Realtime,
+}
+
+impl Parada {
+    pub async fn parar(&self) {
+        let cerradas = self
+            .realtime
+            .cerrar_sesiones(CualesSesiones::Todas, cierre::APAGANDO, "el servidor se apaga")
+            .await;
+        tracing::info!(sesiones = cerradas, "sockets cerrados; esperando las peticiones en curso");
+        self.server.stop(true).await;
+    }
 }
 
 impl Application {
@@ -62,11 +85,14 @@ impl Application {
             })?
             .port();
 
-        let server = servidor(listener, store.clone(), settings)?;
+        let realtime = Realtime::iniciar(store.clone(), settings.realtime.clone()).await?;
+        let origenes = origenes_permitidos(&settings, port);
+        let server = servidor(listener, store.clone(), realtime.clone(), origenes, settings)?;
         Ok(Self {
             port,
             server,
             store,
+            realtime,
             arranque: Arranque {
                 superadmin_inicial,
                 demo,
@@ -82,18 +108,26 @@ impl Application {
         &self.store
     }
 
-    /// A handle that stops the server gracefully (what a signal does).
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    pub fn realtime(&self) -> &Realtime {
+        &self.realtime
     }
 
-    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    /// A handle that stops the server gracefully (what a signal does).
+    pub fn parada(&self) -> Parada {
+        Parada {
+            server: self.server.handle(),
+            realtime: self.realtime.clone(),
+        }
+    }
+
+    /// Serves until SIGINT or SIGTERM, then closes the sockets with 1001 and
+    /// lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let handle = self.server.handle();
+        let parada = self.parada();
         actix_web::rt::spawn(async move {
             esperar_senal().await;
             tracing::info!("señal recibida: cerrando");
-            handle.stop(true).await;
+            parada.parar().await;
         });
         let resultado = self.server.await;
         self.store.close().await;
@@ -101,7 +135,25 @@ impl Application {
     }
 }
 
-fn servidor(listener: TcpListener, store: Store, settings: Settings) -> Result<Server, ArranqueError> {
+/// `--allowed-origins`, or the origins of the bound port on loopback.
+fn origenes_permitidos(settings: &Settings, port: u16) -> OrigenesPermitidos {
+    if settings.allowed_origins.is_empty() {
+        OrigenesPermitidos(vec![
+            format!("http://127.0.0.1:{port}"),
+            format!("http://localhost:{port}"),
+        ])
+    } else {
+        OrigenesPermitidos(settings.allowed_origins.clone())
+    }
+}
+
+fn servidor(
+    listener: TcpListener,
+    store: Store,
+    realtime: Realtime,
+    origenes: OrigenesPermitidos,
+    settings: Settings,
+) -> Result<Server, ArranqueError> {
     let bind = settings.bind;
     let workers = match settings.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -109,11 +161,15 @@ fn servidor(listener: TcpListener, store: Store, settings: Settings) -> Result<S
     };
     let shutdown_timeout = settings.shutdown_timeout.as_secs();
     let store = web::Data::new(store);
+    let realtime = web::Data::new(realtime);
+    let origenes = web::Data::new(origenes);
     let settings = web::Data::new(settings);
     let server = HttpServer::new(move || {
         App::new()
             .wrap(TracingLogger::default())
             .app_data(store.clone())
+            .app_data(realtime.clone())
+            .app_data(origenes.clone())
             .app_data(settings.clone())
             .configure(http::configure)
     })

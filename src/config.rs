@@ -130,6 +130,40 @@ pub struct Settings {
     /// How long in-flight requests may take to finish at shutdown.
     #[arg(long, env = "COMANDA_SHUTDOWN_TIMEOUT", value_parser = humantime::parse_duration, default_value = "10s")]
     pub shutdown_timeout: Duration,
+
+    #[command(flatten)]
+    pub realtime: RealtimeSettings,
+}
+
+/// The sockets' timings and bounds.
+#[derive(Debug, Clone, Args)]
+pub struct RealtimeSettings {
+    /// How often the server pings each socket.
+    #[arg(long, env = "COMANDA_WS_HEARTBEAT", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub ws_heartbeat: Duration,
+
+    /// A socket silent for this long (no frame, no pong) is dropped.
+    #[arg(long, env = "COMANDA_WS_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s")]
+    pub ws_timeout: Duration,
+
+    /// Frames a socket may have waiting to be written; past it the client is
+    /// too slow and is closed with 4008 (it resumes when it reconnects).
+    #[arg(long, env = "COMANDA_WS_COLA", default_value_t = 512)]
+    pub ws_cola: usize,
+
+    /// Most events a `reanudar` replays; a client further behind gets
+    /// `reinicio` and reloads its lists.
+    #[arg(long, env = "COMANDA_WS_VENTANA", default_value_t = 10_000)]
+    pub ws_ventana: i64,
+
+    /// After `hola`, how long the server waits for a `reanudar` before going
+    /// live on its own (a page always resumes at once; a bare client need not).
+    #[arg(long, env = "COMANDA_WS_ESPERA_REANUDAR", value_parser = humantime::parse_duration, default_value = "300ms")]
+    pub ws_espera_reanudar: Duration,
+
+    /// How often each kitchen reviews its unread alerts for escalation.
+    #[arg(long, env = "COMANDA_ESCALADO_INTERVALO", value_parser = humantime::parse_duration, default_value = "30s")]
+    pub escalado_intervalo: Duration,
 }
 
 impl Settings {

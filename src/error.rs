@@ -129,7 +129,8 @@ impl From<AuthError> for ApiError {
 /// JSON bodies that can't be read: too big, not JSON, or not the expected shape.
 pub fn json_error(e: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     let api = match &e {
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             ApiError::DemasiadoGrande(format!("el cuerpo supera el límite de {limit} bytes"))
         }
         JsonPayloadError::ContentType => {

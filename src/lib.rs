@@ -19,6 +19,11 @@
 //!   asks.
 //! - [`cuentas`] — accounts and sucursales as a superadmin manages them; the
 //!   first-start superadmin and the `--demo` data.
+//! - [`eventos`] — the built-in routing of events (the rules' fallback) and
+//!   the seed-compatible flat publication.
+//! - [`realtime`] — the actors: `Dispatcher` (one per node), `Sucursal` and
+//!   `Cocina` (one per sucursal), `Session` (one per socket); the WebSocket
+//!   protocol.
 //! - [`error`] — [`error::ApiError`], the `{"error":{codigo,mensaje}}` answer.
 //! - [`http`] — routes and thin handlers, one file per area.
 //! - [`app`] — startup: builds an [`app::Application`] from settings and runs
@@ -31,7 +36,9 @@ pub mod cli;
 pub mod config;
 pub mod cuentas;
 pub mod error;
+pub mod eventos;
 pub mod http;
 pub mod modelo;
+pub mod realtime;
 pub mod store;
 pub mod telemetry;

@@ -51,8 +51,16 @@ fn imprimir_arranque(arranque: &Arranque) {
         }
         println!("Demo — usuarios (contraseña «{DEMO_PASSWORD}» para todos):");
         for u in usuarios {
-            let sucursal = u.sucursal_id.map(|s| s.to_string()).unwrap_or_else(|| "—".into());
-            println!("    {:<12} {:<11} sucursal {}", u.usuario, u.rol.as_str(), sucursal);
+            let sucursal = u
+                .sucursal_id
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "—".into());
+            println!(
+                "    {:<12} {:<11} sucursal {}",
+                u.usuario,
+                u.rol.as_str(),
+                sucursal
+            );
         }
         println!();
     }

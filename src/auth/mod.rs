@@ -10,6 +10,6 @@ mod token;
 
 pub use extractor::{Autenticado, COOKIE_SESION, Via};
 pub use password::{hash_password, verificar_password};
-pub use permisos::{Alcance, Permiso};
+pub use permisos::{Alcance, Perfil, Permiso};
 pub use sesion::{AuthError, SesionIniciada, cerrar_sesion, iniciar_sesion, usuario_de_token};
 pub use token::{Token, TokenHash};

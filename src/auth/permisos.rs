@@ -2,7 +2,7 @@
 //! Handlers ask [`Autenticado::exigir`](super::Autenticado::exigir) instead of
 //! testing roles themselves, so this file is the whole policy.
 
-use crate::modelo::{Rol, SucursalId, Usuario};
+use crate::modelo::{Audiencia, Destinos, Rol, SucursalId, Usuario};
 
 /// Something a handler may be asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +13,12 @@ pub enum Permiso {
     AdministrarSucursales,
     /// List, create and change accounts.
     AdministrarUsuarios,
+    /// Publish an arbitrary event (`POST /api/eventos`, or flat JSON on the socket).
+    PublicarEventos,
+    /// Read the audit log and the counters.
+    VerAuditoria,
+    /// Read the in-memory ring of the last events.
+    VerEventosEnVivo,
 }
 
 impl Permiso {
@@ -21,8 +27,88 @@ impl Permiso {
         use Rol::*;
         match self {
             Permiso::VerSucursales => true,
-            Permiso::AdministrarSucursales | Permiso::AdministrarUsuarios => rol == Superadmin,
+            Permiso::AdministrarSucursales
+            | Permiso::AdministrarUsuarios
+            | Permiso::VerEventosEnVivo => rol == Superadmin,
+            Permiso::PublicarEventos => matches!(rol, Servicio | Admin | Superadmin),
+            Permiso::VerAuditoria => matches!(rol, Admin | Superadmin),
         }
+    }
+}
+
+/// What a socket receives: the same rule decides live delivery and replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Perfil {
+    pub rol: Rol,
+    pub alcance: Alcance,
+}
+
+impl Perfil {
+    pub fn de(usuario: &Usuario) -> Self {
+        Self {
+            rol: usuario.rol,
+            alcance: Alcance::de(usuario),
+        }
+    }
+
+    /// Admins and superadmins watch every event of their scope (the monitor).
+    pub fn es_monitor(self) -> bool {
+        matches!(self.rol, Rol::Admin | Rol::Superadmin)
+    }
+
+    /// The audience a screen of this role answers to within its sucursal.
+    pub fn audiencia(self) -> Option<Audiencia> {
+        match self.rol {
+            Rol::Atencion => Some(Audiencia::Atencion),
+            Rol::Cocina => Some(Audiencia::Cocina),
+            Rol::Admin => Some(Audiencia::Admin),
+            Rol::Superadmin | Rol::Servicio => None,
+        }
+    }
+
+    /// Monitors see every event of their scope (chain-wide events only with
+    /// the whole chain in scope); desk and kitchen screens see their
+    /// sucursal's events addressed to their role; integrations see none.
+    pub fn puede_recibir(self, sucursal: Option<SucursalId>, destinos: Destinos) -> bool {
+        if self.es_monitor() {
+            return match sucursal {
+                Some(s) => self.alcance.incluye(s),
+                None => self.alcance == Alcance::Cadena,
+            };
+        }
+        match (self.audiencia(), self.alcance, sucursal) {
+            (Some(a), Alcance::Sucursal(mia), Some(s)) => mia == s && destinos.contiene(a),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perfil(rol: Rol, sucursal: Option<i64>) -> Perfil {
+        Perfil {
+            rol,
+            alcance: sucursal.map_or(Alcance::Cadena, |s| Alcance::Sucursal(SucursalId(s))),
+        }
+    }
+
+    #[test]
+    fn quien_recibe_que() {
+        let cocina = Destinos::de(&[Audiencia::Cocina]);
+        let s1 = Some(SucursalId(1));
+        let s2 = Some(SucursalId(2));
+        assert!(perfil(Rol::Cocina, Some(1)).puede_recibir(s1, cocina));
+        assert!(!perfil(Rol::Cocina, Some(1)).puede_recibir(s2, cocina));
+        assert!(!perfil(Rol::Atencion, Some(1)).puede_recibir(s1, cocina));
+        assert!(perfil(Rol::Admin, Some(1)).puede_recibir(s1, cocina));
+        assert!(!perfil(Rol::Admin, Some(2)).puede_recibir(s1, cocina));
+        assert!(!perfil(Rol::Admin, Some(2)).puede_recibir(None, cocina));
+        assert!(perfil(Rol::Admin, None).puede_recibir(None, cocina));
+        assert!(perfil(Rol::Superadmin, None).puede_recibir(s2, Destinos::NINGUNO));
+        assert!(!perfil(Rol::Servicio, Some(1)).puede_recibir(s1, cocina));
+        assert!(!perfil(Rol::Cocina, Some(1)).puede_recibir(None, cocina));
     }
 }
 

@@ -28,7 +28,8 @@ impl Token {
     /// refused before it costs a query.
     pub fn parse(s: &str) -> Option<Self> {
         let valido = s.len() == 43
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         valido.then(|| Self(s.to_owned()))
     }
 

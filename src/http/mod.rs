@@ -3,7 +3,11 @@
 
 mod administracion;
 mod cuentas;
+mod eventos;
 mod salud;
+mod ws;
+
+pub use ws::OrigenesPermitidos;
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -25,10 +29,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::PathConfig::default().error_handler(path_error))
     .app_data(web::QueryConfig::default().error_handler(query_error))
     .configure(salud::configure)
+    .configure(ws::configure)
     .service(
         web::scope("/api")
             .configure(cuentas::configure)
             .configure(administracion::configure)
+            .configure(eventos::configure)
             .default_service(web::to(ruta_desconocida)),
     );
 }

@@ -18,8 +18,9 @@ async fn healthz() -> HttpResponse {
 async fn readyz(store: web::Data<Store>) -> HttpResponse {
     match store.preparacion().await {
         Ok(Preparacion::Lista) => HttpResponse::Ok().json(json!({"estado": "listo"})),
-        Ok(Preparacion::MigracionesPendientes) => HttpResponse::ServiceUnavailable()
-            .json(json!({"estado": "migraciones_pendientes"})),
+        Ok(Preparacion::MigracionesPendientes) => {
+            HttpResponse::ServiceUnavailable().json(json!({"estado": "migraciones_pendientes"}))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readyz: base de datos no disponible");
             HttpResponse::ServiceUnavailable().json(json!({"estado": "sin_base_de_datos"}))

@@ -1,9 +1,14 @@
 //! The business's types, parsed at the edge so that invalid data can't exist past it.
 
+mod cocina;
+mod evento;
 mod ids;
 mod sucursal;
+mod texto;
 mod usuario;
 
+pub use cocina::{AlertaCocina, EstadoRefill, SolicitudRefill};
+pub use evento::{Audiencia, Destinos, Entidad, Evento, NuevoEvento, Prioridad};
 pub use ids::{AlertaId, EventoId, PedidoId, RefillId, SucursalId, UsuarioId, VoucherId};
 pub use sucursal::{NuevaSucursal, Sucursal};
 pub use usuario::{

@@ -22,9 +22,13 @@ impl NuevaSucursal {
     pub fn validar(mut self) -> Result<Self, Invalido> {
         self.nombre = self.nombre.trim().to_owned();
         match self.nombre.chars().count() {
-            0 => Err(Invalido::new("el nombre de la sucursal no puede estar vacío")),
+            0 => Err(Invalido::new(
+                "el nombre de la sucursal no puede estar vacío",
+            )),
             1..=100 => Ok(self),
-            _ => Err(Invalido::new("el nombre de la sucursal tiene más de 100 caracteres")),
+            _ => Err(Invalido::new(
+                "el nombre de la sucursal tiene más de 100 caracteres",
+            )),
         }
     }
 }

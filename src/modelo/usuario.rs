@@ -2,43 +2,25 @@
 //! bodies that create or change one.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
+use super::texto::texto_enum;
 use super::{Invalido, SucursalId, UsuarioId};
 
-/// Who a user is to comanda (design §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Rol {
-    Atencion,
-    Cocina,
-    Admin,
-    Superadmin,
-    Servicio,
+texto_enum! {
+    /// Who a user is to comanda (design §2).
+    pub enum Rol {
+        Atencion = "atencion",
+        Cocina = "cocina",
+        Admin = "admin",
+        Superadmin = "superadmin",
+        Servicio = "servicio",
+    }
 }
 
 impl Rol {
-    pub const TODOS: [Rol; 5] = [
-        Rol::Atencion,
-        Rol::Cocina,
-        Rol::Admin,
-        Rol::Superadmin,
-        Rol::Servicio,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rol::Atencion => "atencion",
-            Rol::Cocina => "cocina",
-            Rol::Admin => "admin",
-            Rol::Superadmin => "superadmin",
-            Rol::Servicio => "servicio",
-        }
-    }
-
     /// Whether a user of this role must, may or must not belong to a sucursal.
     fn validar_sucursal(self, sucursal: Option<SucursalId>) -> Result<(), Invalido> {
         match (self, sucursal) {
@@ -46,38 +28,11 @@ impl Rol {
                 "un usuario {} necesita una sucursal_id",
                 self.as_str()
             ))),
-            (Rol::Superadmin, Some(_)) => Err(Invalido::new(
-                "un superadmin no pertenece a una sucursal",
-            )),
+            (Rol::Superadmin, Some(_)) => {
+                Err(Invalido::new("un superadmin no pertenece a una sucursal"))
+            }
             _ => Ok(()),
         }
-    }
-}
-
-impl fmt::Display for Rol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Rol {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Rol::TODOS
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                format!("rol desconocido {s:?}: atencion, cocina, admin, superadmin o servicio")
-            })
-    }
-}
-
-impl TryFrom<String> for Rol {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
     }
 }
 
@@ -87,7 +42,6 @@ pub struct Usuario {
     pub id: UsuarioId,
     pub usuario: String,
     pub nombre: String,
-    #[sqlx(try_from = "String")]
     pub rol: Rol,
     pub sucursal_id: Option<SucursalId>,
     pub activo: bool,
@@ -125,7 +79,9 @@ pub struct Password(String);
 impl Password {
     pub fn parse(s: String) -> Result<Self, Invalido> {
         match s.chars().count() {
-            0..8 => Err(Invalido::new("la contraseña necesita al menos 8 caracteres")),
+            0..8 => Err(Invalido::new(
+                "la contraseña necesita al menos 8 caracteres",
+            )),
             8..=128 => Ok(Self(s)),
             _ => Err(Invalido::new("la contraseña tiene más de 128 caracteres")),
         }

@@ -1,14 +1,117 @@
 //! `eventos_realtime`: the audit log and the source of every replay.
 
-use super::{Store, StoreError};
-use crate::modelo::EventoId;
+use super::{BeginWrite, Store, StoreError};
+use crate::modelo::{Evento, EventoId, NuevoEvento, SucursalId};
+
+/// Inserts `$nuevo` in the transaction `$tx`, commits it and hands the event
+/// to the Dispatcher, all within the publication turn (see `publicacion.rs`).
+/// Expands per backend inside `on_pool!`. Evaluates to `Result<Evento, sqlx::Error>`.
+macro_rules! commit_con_evento {
+    ($store:expr, $tx:expr, $nuevo:expr) => {
+        async {
+            let nuevo: &$crate::modelo::NuevoEvento = $nuevo;
+            let _turno = $store.publicacion.turno().await;
+            let evento: $crate::modelo::Evento = sqlx::query_as(
+                "INSERT INTO eventos_realtime
+                    (tipo, subtipo, payload, usuario_id, sucursal_id, entidad_tipo, entidad_id,
+                     prioridad, destinos, fecha)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 RETURNING id, tipo, subtipo, payload, usuario_id, sucursal_id, entidad_tipo,
+                           entidad_id, prioridad, destinos, fecha",
+            )
+            .bind(&nuevo.tipo)
+            .bind(&nuevo.subtipo)
+            .bind(sqlx::types::Json(&nuevo.payload))
+            .bind(nuevo.usuario_id)
+            .bind(nuevo.sucursal_id)
+            .bind(nuevo.entidad.as_ref().map(|e| e.tipo.as_str()))
+            .bind(nuevo.entidad.as_ref().map(|e| e.id))
+            .bind(nuevo.prioridad.map(|p| p.as_str()))
+            .bind(sqlx::types::Json(nuevo.destinos))
+            .bind(::time::OffsetDateTime::now_utc())
+            .fetch_one(&mut *$tx)
+            .await?;
+            $tx.commit().await?;
+            $store.publicacion.entregar(evento.clone());
+            Ok::<_, sqlx::Error>(evento)
+        }
+    };
+}
+#[allow(unused_imports)] // the workflows of other store modules use it too
+pub(super) use commit_con_evento;
+
+/// The columns of an [`Evento`].
+macro_rules! columnas_evento {
+    () => {
+        "id, tipo, subtipo, payload, usuario_id, sucursal_id, entidad_tipo, entidad_id, \
+         prioridad, destinos, fecha"
+    };
+}
+
+/// Filters of the audit log (`GET /api/eventos`).
+#[derive(Debug, Clone, Default)]
+pub struct FiltroEventos {
+    pub limit: i64,
+    pub tipo: Option<String>,
+    /// Only this sucursal; with `None`, every sucursal (and chain-wide events).
+    pub sucursal_id: Option<SucursalId>,
+}
 
 impl Store {
+    /// An event alone in its transaction (`POST /api/eventos`, the rules' own events).
+    pub async fn publicar(&self, nuevo: &NuevoEvento) -> Result<Evento, StoreError> {
+        let evento = on_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            commit_con_evento!(self, tx, nuevo).await
+        })?;
+        Ok(evento)
+    }
+
     /// The newest event id, 0 when there is none.
     pub async fn ultimo_evento_id(&self) -> Result<EventoId, StoreError> {
         let id: Option<i64> = on_pool!(self, p => {
             sqlx::query_scalar("SELECT MAX(id) FROM eventos_realtime").fetch_one(p).await
         })?;
         Ok(EventoId(id.unwrap_or(0)))
+    }
+
+    /// Up to `limite` events after `despues_de`, oldest first: what a resume
+    /// replays. With `sucursal`, only that sucursal's events.
+    pub async fn eventos_desde(
+        &self,
+        despues_de: EventoId,
+        sucursal: Option<SucursalId>,
+        limite: i64,
+    ) -> Result<Vec<Evento>, StoreError> {
+        let filas = on_pool!(self, p => {
+            sqlx::query_as(concat!(
+                "SELECT ", columnas_evento!(), " FROM eventos_realtime
+                 WHERE id > $1 AND ($2 IS NULL OR sucursal_id = $2)
+                 ORDER BY id LIMIT $3"
+            ))
+            .bind(despues_de)
+            .bind(sucursal)
+            .bind(limite)
+            .fetch_all(p)
+            .await
+        })?;
+        Ok(filas)
+    }
+
+    /// The audit log, newest first.
+    pub async fn eventos(&self, filtro: &FiltroEventos) -> Result<Vec<Evento>, StoreError> {
+        let filas = on_pool!(self, p => {
+            sqlx::query_as(concat!(
+                "SELECT ", columnas_evento!(), " FROM eventos_realtime
+                 WHERE ($1 IS NULL OR tipo = $1) AND ($2 IS NULL OR sucursal_id = $2)
+                 ORDER BY id DESC LIMIT $3"
+            ))
+            .bind(&filtro.tipo)
+            .bind(filtro.sucursal_id)
+            .bind(filtro.limit)
+            .fetch_all(p)
+            .await
+        })?;
+        Ok(filas)
     }
 }

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::config::StoreSettings;
 
@@ -28,13 +30,18 @@ macro_rules! on_pool {
     };
 }
 
+mod cocina;
 mod error;
 mod eventos;
+mod publicacion;
 mod sesiones;
 mod sucursales;
 mod usuarios;
 
+pub use cocina::TrabajoAbierto;
 pub use error::StoreError;
+pub use eventos::FiltroEventos;
+pub use publicacion::Publicacion;
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -43,6 +50,7 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    publicacion: std::sync::Arc<Publicacion>,
 }
 
 #[derive(Clone, Debug)]
@@ -95,7 +103,10 @@ impl Store {
                 )
             }
         };
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            publicacion: Publicacion::new(),
+        };
         tracing::Span::current().record("backend", tracing::field::debug(store.backend()));
         Ok(store)
     }
@@ -105,6 +116,13 @@ impl Store {
         let store = Self::connect(settings).await?;
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Where committed events go (the Dispatcher); set once, at startup.
+    pub fn al_publicar(&self, destino: impl Fn(crate::modelo::Evento) + Send + Sync + 'static) {
+        if !self.publicacion.conectar(Box::new(destino)) {
+            tracing::warn!("el Store ya tenía un destino de publicación; se ignora el segundo");
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -13,9 +13,20 @@ macro_rules! columnas_usuario {
     };
     ($t:ident) => {
         concat!(
-            stringify!($t), ".id, ", stringify!($t), ".usuario, ", stringify!($t), ".nombre, ",
-            stringify!($t), ".rol, ", stringify!($t), ".sucursal_id, ", stringify!($t), ".activo, ",
-            stringify!($t), ".creado"
+            stringify!($t),
+            ".id, ",
+            stringify!($t),
+            ".usuario, ",
+            stringify!($t),
+            ".nombre, ",
+            stringify!($t),
+            ".rol, ",
+            stringify!($t),
+            ".sucursal_id, ",
+            stringify!($t),
+            ".activo, ",
+            stringify!($t),
+            ".creado"
         )
     };
 }

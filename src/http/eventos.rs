@@ -1,0 +1,116 @@
+//! `/api/eventos` (publish, audit), `/api/eventos/vivo` (the in-memory ring)
+//! and `/api/estadisticas` (counters).
+
+use actix_web::{HttpResponse, get, post, web};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::Lista;
+use crate::auth::{Alcance, Autenticado, Permiso};
+use crate::error::ApiError;
+use crate::eventos::{self, PublicarError};
+use crate::modelo::SucursalId;
+use crate::realtime::Realtime;
+use crate::realtime::dispatcher::{ConsultarEstadisticas, EventosEnVivo};
+use crate::store::{FiltroEventos, Store};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(publicar)
+        .service(auditoria)
+        .service(en_vivo)
+        .service(estadisticas);
+}
+
+impl From<PublicarError> for ApiError {
+    fn from(e: PublicarError) -> Self {
+        match e {
+            PublicarError::Prohibido | PublicarError::FueraDeAlcance(_) => ApiError::Prohibido,
+            PublicarError::SucursalInexistente(_) => ApiError::NoEncontrado(e.to_string()),
+            PublicarError::Invalido(m) => ApiError::Invalida(m),
+            PublicarError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Seed-compatible: the flat JSON of the seed's `notify()`.
+#[post("/eventos")]
+async fn publicar(
+    store: web::Data<Store>,
+    quien: Autenticado,
+    body: web::Json<Map<String, Value>>,
+) -> Result<HttpResponse, ApiError> {
+    let autor = quien.exigir(Permiso::PublicarEventos)?;
+    let evento = eventos::publicar_plano(&store, autor, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(evento))
+}
+
+#[derive(Deserialize)]
+struct ConsultaAuditoria {
+    limit: Option<i64>,
+    tipo: Option<String>,
+    sucursal_id: Option<i64>,
+}
+
+/// The audit log from the store, newest first, within the caller's scope.
+#[get("/eventos")]
+async fn auditoria(
+    store: web::Data<Store>,
+    quien: Autenticado,
+    consulta: web::Query<ConsultaAuditoria>,
+) -> Result<HttpResponse, ApiError> {
+    quien.exigir(Permiso::VerAuditoria)?;
+    let pedida = consulta.sucursal_id.map(SucursalId);
+    let sucursal_id = match (quien.alcance(), pedida) {
+        (Alcance::Cadena, pedida) => pedida,
+        (Alcance::Sucursal(mia), Some(s)) if s != mia => return Err(ApiError::Prohibido),
+        (Alcance::Sucursal(mia), _) => Some(mia),
+    };
+    let filtro = FiltroEventos {
+        limit: consulta.limit.unwrap_or(30).clamp(1, 1000),
+        tipo: consulta.tipo.clone().filter(|t| !t.is_empty()),
+        sucursal_id,
+    };
+    let ultimo_id = store.ultimo_evento_id().await?;
+    let items = store.eventos(&filtro).await?;
+    Ok(HttpResponse::Ok().json(Lista { ultimo_id, items }))
+}
+
+/// The ring of the last 1000 events dispatched by this node, oldest first.
+#[get("/eventos/vivo")]
+async fn en_vivo(realtime: web::Data<Realtime>, quien: Autenticado) -> Result<HttpResponse, ApiError> {
+    quien.exigir(Permiso::VerEventosEnVivo)?;
+    let anillo = realtime
+        .dispatcher()
+        .send(EventosEnVivo)
+        .await
+        .map_err(|e| ApiError::interno(e.to_string()))?;
+    // The envelopes are already JSON: splice their bytes instead of re-encoding.
+    let mut cuerpo = String::with_capacity(64 + anillo.iter().map(|e| e.json.len() + 1).sum::<usize>());
+    cuerpo.push_str(&format!("{{\"total\":{},\"items\":[", anillo.len()));
+    for (i, evento) in anillo.iter().enumerate() {
+        if i > 0 {
+            cuerpo.push(',');
+        }
+        cuerpo.push_str(&evento.json);
+    }
+    cuerpo.push_str("]}");
+    Ok(HttpResponse::Ok().content_type("application/json").body(cuerpo))
+}
+
+/// Events since start and open sessions, within the caller's scope.
+#[get("/estadisticas")]
+async fn estadisticas(realtime: web::Data<Realtime>, quien: Autenticado) -> Result<HttpResponse, ApiError> {
+    quien.exigir(Permiso::VerAuditoria)?;
+    let mut e = realtime
+        .dispatcher()
+        .send(ConsultarEstadisticas)
+        .await
+        .map_err(|e| ApiError::interno(e.to_string()))?;
+    if let Alcance::Sucursal(mia) = quien.alcance() {
+        e.sesiones.retain(|s| s.sucursal_id == Some(mia));
+        e.presencia.retain(|p| p.sucursal_id == mia);
+        e.cocinas.retain(|c| c.sucursal == mia);
+        e.sesiones_total = e.sesiones.iter().map(|s| s.sesiones).sum();
+    }
+    Ok(HttpResponse::Ok().json(e))
+}

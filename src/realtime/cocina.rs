@@ -1,0 +1,269 @@
+//! `Cocina`: one per sucursal's kitchen. It holds the kitchen's open work in
+//! memory — unread alerts and open refills — loaded from the store at start
+//! and kept current from the events its `Sucursal` forwards, and it reviews
+//! the unread alerts on a timer through an [`Escalador`] hook (the rules).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::dispatcher::Dispatcher;
+use super::protocolo::EventoPublicado;
+use super::sucursal::Difundir;
+use crate::modelo::{AlertaCocina, EstadoRefill, Evento, EventoId, Prioridad, SolicitudRefill, SucursalId};
+use crate::store::{Store, TrabajoAbierto};
+
+/// An unread alert as the kitchen holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertaAbierta {
+    pub id: i64,
+    pub sucursal_id: SucursalId,
+    pub prioridad: Prioridad,
+    pub mensaje: String,
+    pub pedido_id: Option<i64>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub fecha_envio: OffsetDateTime,
+}
+
+/// A refill not yet completed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefillAbierto {
+    pub id: i64,
+    pub producto: String,
+    pub cantidad: i64,
+    pub estado: EstadoRefill,
+}
+
+/// The review hook: asked on every tick for every unread alert. It acts on
+/// its own (store the new priority, publish the change); the kitchen only
+/// keeps time and state.
+pub trait Escalador: Send + Sync {
+    fn revisar(&self, alerta: &AlertaAbierta, minutos_sin_leer: i64);
+}
+
+pub struct Cocina {
+    sucursal: SucursalId,
+    store: Store,
+    dispatcher: Addr<Dispatcher>,
+    intervalo: Duration,
+    escalador: Option<Arc<dyn Escalador>>,
+    alertas: BTreeMap<i64, AlertaAbierta>,
+    refills: BTreeMap<i64, RefillAbierto>,
+    /// `None` until the store was read; events that arrive before are held.
+    cargada_hasta: Option<EventoId>,
+    en_espera: Vec<Arc<EventoPublicado>>,
+}
+
+impl Cocina {
+    pub fn new(
+        sucursal: SucursalId,
+        store: Store,
+        dispatcher: Addr<Dispatcher>,
+        intervalo: Duration,
+        escalador: Option<Arc<dyn Escalador>>,
+    ) -> Self {
+        Self {
+            sucursal,
+            store,
+            dispatcher,
+            intervalo,
+            escalador,
+            alertas: BTreeMap::new(),
+            refills: BTreeMap::new(),
+            cargada_hasta: None,
+            en_espera: Vec::new(),
+        }
+    }
+
+    fn cargar(&mut self, trabajo: TrabajoAbierto) {
+        self.alertas = trabajo
+            .alertas
+            .into_iter()
+            .map(|a| (a.id.0, AlertaAbierta::from(a)))
+            .collect();
+        self.refills = trabajo
+            .refills
+            .into_iter()
+            .map(|r| (r.id.0, RefillAbierto::from(r)))
+            .collect();
+        self.cargada_hasta = Some(trabajo.hasta);
+        for evento in std::mem::take(&mut self.en_espera) {
+            if evento.id() > trabajo.hasta {
+                self.aplicar(&evento.evento);
+            }
+        }
+        self.resumir();
+    }
+
+    /// Keeps the open work current; events of other kinds are ignored.
+    fn aplicar(&mut self, e: &Evento) {
+        match e.tipo.as_str() {
+            "alerta_cocina" => {
+                if let Some(id) = id_de(e, "ALERTA", "alerta_id") {
+                    self.alertas.insert(
+                        id,
+                        AlertaAbierta {
+                            id,
+                            sucursal_id: self.sucursal,
+                            prioridad: e.prioridad.unwrap_or(Prioridad::Normal),
+                            mensaje: texto(e, "mensaje").unwrap_or_default(),
+                            pedido_id: e.payload.get("pedido_id").and_then(|v| v.as_i64()),
+                            fecha_envio: e.fecha,
+                        },
+                    );
+                }
+            }
+            "alerta_leida" => {
+                if let Some(id) = id_de(e, "ALERTA", "alerta_id") {
+                    self.alertas.remove(&id);
+                }
+            }
+            "alerta_escalada" => {
+                if let (Some(id), Some(p)) = (id_de(e, "ALERTA", "alerta_id"), e.prioridad)
+                    && let Some(alerta) = self.alertas.get_mut(&id)
+                {
+                    alerta.prioridad = p;
+                }
+            }
+            "refill_solicitado" => {
+                if let Some(id) = id_de(e, "REFILL", "refill_id") {
+                    self.refills.insert(
+                        id,
+                        RefillAbierto {
+                            id,
+                            producto: texto(e, "producto").unwrap_or_default(),
+                            cantidad: e.payload.get("cantidad").and_then(|v| v.as_i64()).unwrap_or(1),
+                            estado: EstadoRefill::Pendiente,
+                        },
+                    );
+                }
+            }
+            "refill_estado" => {
+                let estado = texto(e, "estado").and_then(|s| s.parse::<EstadoRefill>().ok());
+                if let (Some(id), Some(estado)) = (id_de(e, "REFILL", "refill_id"), estado) {
+                    if estado == EstadoRefill::Completado {
+                        self.refills.remove(&id);
+                    } else if let Some(r) = self.refills.get_mut(&id) {
+                        r.estado = estado;
+                    }
+                }
+            }
+            _ => return,
+        }
+        self.resumir();
+    }
+
+    fn resumir(&self) {
+        self.dispatcher.do_send(ResumenCocina {
+            sucursal: self.sucursal,
+            cargada: self.cargada_hasta.is_some(),
+            alertas_sin_leer: self.alertas.len(),
+            refills_abiertos: self.refills.len(),
+        });
+    }
+
+    fn revisar(&self) {
+        let Some(escalador) = &self.escalador else {
+            return;
+        };
+        let ahora = OffsetDateTime::now_utc();
+        for alerta in self.alertas.values() {
+            let minutos = (ahora - alerta.fecha_envio).whole_minutes();
+            escalador.revisar(alerta, minutos);
+        }
+    }
+}
+
+/// The row id an event is about: its entity when of the given kind, else the
+/// payload field the seed used (`alerta_id`, `refill_id`).
+fn id_de(e: &Evento, entidad: &str, campo: &str) -> Option<i64> {
+    match (&e.entidad_tipo, e.entidad_id) {
+        (Some(t), Some(id)) if t == entidad => Some(id),
+        _ => e.payload.get(campo).and_then(|v| v.as_i64()),
+    }
+}
+
+fn texto(e: &Evento, campo: &str) -> Option<String> {
+    e.payload.get(campo).and_then(|v| v.as_str()).map(str::to_owned)
+}
+
+impl From<AlertaCocina> for AlertaAbierta {
+    fn from(a: AlertaCocina) -> Self {
+        Self {
+            id: a.id.0,
+            sucursal_id: a.sucursal_id,
+            prioridad: a.prioridad,
+            mensaje: a.mensaje,
+            pedido_id: a.pedido_id.map(|p| p.0),
+            fecha_envio: a.fecha_envio,
+        }
+    }
+}
+
+impl From<SolicitudRefill> for RefillAbierto {
+    fn from(r: SolicitudRefill) -> Self {
+        Self {
+            id: r.id.0,
+            producto: r.producto,
+            cantidad: r.cantidad.into(),
+            estado: r.estado,
+        }
+    }
+}
+
+impl Actor for Cocina {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.cargar_desde_store(ctx);
+        ctx.run_interval(self.intervalo, |cocina, _| cocina.revisar());
+    }
+}
+
+impl Cocina {
+    /// Reads the open work; events that arrive meanwhile are held and applied
+    /// after. If the store is unreachable, tries again a second later.
+    fn cargar_desde_store(&mut self, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let sucursal = self.sucursal;
+        async move { store.trabajo_abierto(sucursal).await }
+            .into_actor(self)
+            .map(move |resultado, cocina, ctx| match resultado {
+                Ok(trabajo) => cocina.cargar(trabajo),
+                Err(e) => {
+                    tracing::warn!(%sucursal, error = %e, "cocina: no se pudo cargar el trabajo abierto");
+                    ctx.run_later(Duration::from_secs(1), |cocina, ctx| {
+                        cocina.cargar_desde_store(ctx)
+                    });
+                }
+            })
+            .spawn(ctx);
+    }
+}
+
+impl Handler<Difundir> for Cocina {
+    type Result = ();
+
+    fn handle(&mut self, Difundir(evento): Difundir, _: &mut Self::Context) {
+        if self.cargada_hasta.is_some() {
+            self.aplicar(&evento.evento);
+        } else {
+            self.en_espera.push(evento);
+        }
+    }
+}
+
+/// A kitchen's open work, counted (the Dispatcher keeps the latest for the counters).
+#[derive(Message, Debug, Clone, Serialize)]
+#[rtype(result = "()")]
+pub struct ResumenCocina {
+    #[serde(rename = "sucursal_id")]
+    pub sucursal: SucursalId,
+    pub cargada: bool,
+    pub alertas_sin_leer: usize,
+    pub refills_abiertos: usize,
+}

@@ -1,0 +1,99 @@
+//! The realtime core (design §5–6): one `Dispatcher` per node, one
+//! `Sucursal` and one `Cocina` actor per sucursal, one `Session` actor per
+//! WebSocket. Events enter through the store's publication turn, in id order,
+//! and leave as shared bytes.
+
+pub mod cocina;
+pub mod dispatcher;
+pub mod protocolo;
+pub mod session;
+pub mod sucursal;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix::prelude::*;
+
+use crate::auth::Autenticado;
+use crate::config::RealtimeSettings;
+use crate::store::{Store, StoreError};
+use dispatcher::{CerrarSesiones, CualesSesiones, Despachar, Dispatcher};
+use session::{NuevaSession, Session};
+
+/// Largest client frame (design §6); a bigger one closes the socket with 1009.
+pub const LIMITE_FRAME: usize = 64 * 1024;
+
+/// A socket's id within this node: sequential, for logs and registries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SesionId(pub u64);
+
+impl fmt::Display for SesionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The node's realtime core as the HTTP side sees it. Cheap to clone.
+#[derive(Clone)]
+pub struct Realtime {
+    dispatcher: Addr<Dispatcher>,
+    store: Store,
+    config: Arc<RealtimeSettings>,
+    proxima_sesion: Arc<AtomicU64>,
+}
+
+impl Realtime {
+    /// Starts the Dispatcher (and through it one `Sucursal` and one `Cocina`
+    /// per known sucursal) on the current arbiter, and connects the store's
+    /// committed events to it. Call once per node.
+    pub async fn iniciar(store: Store, config: RealtimeSettings) -> Result<Self, StoreError> {
+        let config = Arc::new(config);
+        let ultimo_id = store.ultimo_evento_id().await?;
+        let sucursales = store.sucursales(None).await?.into_iter().map(|s| s.id).collect();
+        let dispatcher =
+            Dispatcher::new(store.clone(), config.clone(), ultimo_id, sucursales, None).start();
+        let destino = dispatcher.clone();
+        store.al_publicar(move |evento| destino.do_send(Despachar(evento)));
+        Ok(Self {
+            dispatcher,
+            store,
+            config,
+            proxima_sesion: Arc::new(AtomicU64::new(1)),
+        })
+    }
+
+    pub fn dispatcher(&self) -> &Addr<Dispatcher> {
+        &self.dispatcher
+    }
+
+    /// Starts the `Session` actor of an upgraded, authenticated socket.
+    pub fn abrir(
+        &self,
+        quien: Autenticado,
+        ws: actix_ws::Session,
+        mensajes: actix_ws::MessageStream,
+    ) -> Addr<Session> {
+        let id = SesionId(self.proxima_sesion.fetch_add(1, Ordering::Relaxed));
+        Session::start(
+            NuevaSession {
+                id,
+                token: quien.token.hash(),
+                usuario: quien.usuario,
+                dispatcher: self.dispatcher.clone(),
+                store: self.store.clone(),
+                config: self.config.clone(),
+            },
+            ws,
+            mensajes,
+        )
+    }
+
+    /// Closes sessions (logout, account change, shutdown); answers how many.
+    pub async fn cerrar_sesiones(&self, de: CualesSesiones, codigo: u16, motivo: &'static str) -> usize {
+        self.dispatcher
+            .send(CerrarSesiones { de, codigo, motivo })
+            .await
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,210 @@
+//! The WebSocket protocol of design §6: the frames the server sends, built
+//! once and shared as bytes, and the client's messages, parsed once.
+
+use std::sync::Arc;
+
+use bytestring::ByteString;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::modelo::{
+    Destinos, Entidad, Evento, EventoId, Prioridad, SucursalId, UsuarioId, UsuarioPublico,
+};
+
+/// Close codes (design §6).
+pub mod cierre {
+    pub const NO_AUTENTICADO: u16 = 4001;
+    pub const PROHIBIDO: u16 = 4003;
+    pub const DEMASIADO_LENTO: u16 = 4008;
+    pub const DEMASIADO_GRANDE: u16 = 1009;
+    pub const APAGANDO: u16 = 1001;
+    pub const ERROR_DE_PROTOCOLO: u16 = 1002;
+    pub const REINTENTA_LUEGO: u16 = 1013;
+}
+
+/// A committed event ready to be fanned out: its envelope is serialized once
+/// and every receiver shares the same bytes.
+#[derive(Debug)]
+pub struct EventoPublicado {
+    pub evento: Evento,
+    pub json: ByteString,
+}
+
+impl EventoPublicado {
+    pub fn new(evento: Evento) -> Arc<Self> {
+        let json = envelope(&evento);
+        Arc::new(Self { evento, json })
+    }
+
+    pub fn id(&self) -> EventoId {
+        self.evento.id
+    }
+
+    pub fn sucursal_id(&self) -> Option<SucursalId> {
+        self.evento.sucursal_id
+    }
+
+    pub fn destinos(&self) -> Destinos {
+        self.evento.destinos.0
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: EventoId,
+    tipo: &'a str,
+    subtipo: Option<&'a str>,
+    sucursal_id: Option<SucursalId>,
+    prioridad: Option<Prioridad>,
+    entidad: Option<Entidad>,
+    usuario_id: Option<UsuarioId>,
+    #[serde(with = "time::serde::rfc3339")]
+    fecha: OffsetDateTime,
+    payload: &'a Map<String, Value>,
+}
+
+/// `{"type":"evento","id":…,"tipo":…,…,"payload":{…}}` — the same bytes live and on replay.
+pub fn envelope(e: &Evento) -> ByteString {
+    a_texto(&Envelope {
+        kind: "evento",
+        id: e.id,
+        tipo: &e.tipo,
+        subtipo: e.subtipo.as_deref(),
+        sucursal_id: e.sucursal_id,
+        prioridad: e.prioridad,
+        entidad: e.entidad(),
+        usuario_id: e.usuario_id,
+        fecha: e.fecha,
+        payload: &e.payload.0,
+    })
+}
+
+/// Frames other than events.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Aviso<'a> {
+    Hola {
+        usuario: &'a UsuarioPublico,
+        sucursal_id: Option<SucursalId>,
+        ultimo_id: EventoId,
+    },
+    /// Which screens of a sucursal are online.
+    Presencia {
+        sucursal_id: SucursalId,
+        en_linea: &'a Presencia,
+    },
+    /// The resume point is too old: reload the lists by REST, then resume.
+    Reinicio { ultimo_id: EventoId },
+    /// A client frame that could not be used.
+    Error { codigo: &'a str, mensaje: &'a str },
+    Pong,
+    /// A flat event published over the socket was stored with this id.
+    Publicado { id: EventoId },
+}
+
+impl Aviso<'_> {
+    pub fn a_texto(&self) -> ByteString {
+        a_texto(self)
+    }
+}
+
+/// Screens of a sucursal online, by role.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Presencia {
+    pub atencion: u32,
+    pub cocina: u32,
+}
+
+fn a_texto(valor: &impl Serialize) -> ByteString {
+    // These types hold only strings, numbers and JSON maps: serializing can't fail.
+    ByteString::from(serde_json::to_string(valor).expect("serializable frame"))
+}
+
+/// A client's message. A frame with `"type"` is one of these; a flat
+/// `{"tipo":…}` without `"type"` is a publication (design §7a).
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum MensajeCliente {
+    Reanudar { ultimo_id: EventoId },
+    Ping,
+}
+
+/// What a client text frame turned out to be.
+#[derive(Debug, PartialEq)]
+pub enum Entrante {
+    Mensaje(MensajeCliente),
+    Publicacion(Map<String, Value>),
+}
+
+/// Parses a client text frame; the error is the message of an `error` frame.
+pub fn parse_entrante(texto: &str) -> Result<Entrante, String> {
+    let valor: Value =
+        serde_json::from_str(texto).map_err(|e| format!("JSON no válido: {e}"))?;
+    let Value::Object(mapa) = valor else {
+        return Err("se esperaba un objeto JSON".into());
+    };
+    if mapa.contains_key("type") {
+        serde_json::from_value(Value::Object(mapa))
+            .map(Entrante::Mensaje)
+            .map_err(|e| format!("mensaje no válido: {e}"))
+    } else if mapa.contains_key("tipo") {
+        Ok(Entrante::Publicacion(mapa))
+    } else {
+        Err("falta \"type\" (o \"tipo\" para publicar un evento)".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modelo::{Audiencia, Destinos};
+    use sqlx::types::Json;
+
+    #[test]
+    fn el_envelope_tiene_la_forma_del_diseno() {
+        let mut payload = Map::new();
+        payload.insert("alerta_id".into(), 10.into());
+        let evento = Evento {
+            id: EventoId(1234),
+            tipo: "alerta_cocina".into(),
+            subtipo: None,
+            payload: Json(payload),
+            usuario_id: Some(UsuarioId(7)),
+            sucursal_id: Some(SucursalId(1)),
+            entidad_tipo: Some("ALERTA".into()),
+            entidad_id: Some(10),
+            prioridad: Some(Prioridad::Alta),
+            destinos: Json(Destinos::de(&[Audiencia::Cocina])),
+            fecha: time::macros::datetime!(2026-11-29 12:00 UTC),
+        };
+        let v: Value = serde_json::from_str(&envelope(&evento)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"type":"evento","id":1234,"tipo":"alerta_cocina","subtipo":null,
+                "sucursal_id":1,"prioridad":"alta","entidad":{"tipo":"ALERTA","id":10},
+                "usuario_id":7,"fecha":"2026-11-29T12:00:00Z","payload":{"alerta_id":10}})
+        );
+    }
+
+    #[test]
+    fn los_mensajes_del_cliente_se_reconocen() {
+        assert_eq!(
+            parse_entrante(r#"{"type":"reanudar","ultimo_id":5}"#),
+            Ok(Entrante::Mensaje(MensajeCliente::Reanudar { ultimo_id: EventoId(5) }))
+        );
+        assert_eq!(
+            parse_entrante(r#"{"type":"ping"}"#),
+            Ok(Entrante::Mensaje(MensajeCliente::Ping))
+        );
+        assert!(matches!(
+            parse_entrante(r#"{"tipo":"voucher_nuevo","voucher_id":1}"#),
+            Ok(Entrante::Publicacion(_))
+        ));
+        for basura in ["", "hola", "[1]", r#"{"type":"bailar"}"#, r#"{"type":"reanudar"}"#, r#"{"x":1}"#] {
+            assert!(parse_entrante(basura).is_err(), "{basura:?}");
+        }
+    }
+}
