@@ -13,6 +13,7 @@ use crate::cuentas::{self, CuentaError, SuperadminInicial};
 use crate::http::{self, OrigenesPermitidos};
 use crate::modelo::{Sucursal, Usuario};
 use crate::realtime::Realtime;
+use crate::reglas::{self, Reglas};
 use crate::realtime::dispatcher::CualesSesiones;
 use crate::realtime::protocolo::cierre;
 use crate::store::{Store, StoreError};
@@ -85,9 +86,27 @@ impl Application {
             })?
             .port();
 
-        let realtime = Realtime::iniciar(store.clone(), settings.realtime.clone()).await?;
+        let (reglas, fallos) =
+            Reglas::iniciar(store.clone(), settings.rules_dir.clone(), settings.zona_horaria).await?;
+        actix_web::rt::spawn(reglas.clone().reportar_fallos(fallos));
+        if let Err(e) = reglas::vigilar(reglas.clone()) {
+            tracing::warn!(dir = %settings.rules_dir.display(), error = %e, "no se pueden vigilar las reglas: solo cambiarán por la API");
+        }
+        let realtime = Realtime::iniciar(
+            store.clone(),
+            settings.realtime.clone(),
+            reglas.motor().clone(),
+        )
+        .await?;
         let origenes = origenes_permitidos(&settings, port);
-        let server = servidor(listener, store.clone(), realtime.clone(), origenes, settings)?;
+        let server = servidor(
+            listener,
+            store.clone(),
+            realtime.clone(),
+            reglas,
+            origenes,
+            settings,
+        )?;
         Ok(Self {
             port,
             server,
@@ -151,6 +170,7 @@ fn servidor(
     listener: TcpListener,
     store: Store,
     realtime: Realtime,
+    reglas: Reglas,
     origenes: OrigenesPermitidos,
     settings: Settings,
 ) -> Result<Server, ArranqueError> {
@@ -160,18 +180,22 @@ fn servidor(
         n => n,
     };
     let shutdown_timeout = settings.shutdown_timeout.as_secs();
+    let static_dir = settings.static_dir.clone();
     let store = web::Data::new(store);
     let realtime = web::Data::new(realtime);
+    let reglas = web::Data::new(reglas);
     let origenes = web::Data::new(origenes);
     let settings = web::Data::new(settings);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(http::cabeceras_de_seguridad())
             .wrap(TracingLogger::default())
             .app_data(store.clone())
             .app_data(realtime.clone())
+            .app_data(reglas.clone())
             .app_data(origenes.clone())
             .app_data(settings.clone())
-            .configure(http::configure)
+            .configure(|cfg| http::configure(cfg, &static_dir))
     })
     .workers(workers)
     .disable_signals()

@@ -67,6 +67,23 @@ fn parse_rol(s: &str) -> Result<Rol, String> {
     s.parse()
 }
 
+/// `-05:00`, `+01:00`, `Z`.
+fn parse_offset(s: &str) -> Result<time::UtcOffset, String> {
+    let error = || format!("zona horaria no válida {s:?}: se espera p. ej. -05:00");
+    if s == "Z" {
+        return Ok(time::UtcOffset::UTC);
+    }
+    let (signo, resto) = match s.split_at_checked(1) {
+        Some(("+", r)) => (1, r),
+        Some(("-", r)) => (-1, r),
+        _ => return Err(error()),
+    };
+    let (h, m) = resto.split_once(':').ok_or_else(error)?;
+    let h: i8 = h.parse().map_err(|_| error())?;
+    let m: i8 = m.parse().map_err(|_| error())?;
+    time::UtcOffset::from_hms(signo * h, signo * m, 0).map_err(|_| error())
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct StoreSettings {
     /// `postgres://…` (production) or `sqlite://file.db` (embedded, one node).
@@ -97,6 +114,10 @@ pub struct Settings {
     /// Folder of the Rhai rules.
     #[arg(long, env = "COMANDA_RULES_DIR", default_value = "rules")]
     pub rules_dir: PathBuf,
+
+    /// UTC offset of the sucursales' clocks, for the rules' `hora` (Peru: -05:00).
+    #[arg(long, env = "COMANDA_ZONA_HORARIA", value_parser = parse_offset, default_value = "-05:00", allow_hyphen_values = true)]
+    pub zona_horaria: time::UtcOffset,
 
     /// Folder of the pages.
     #[arg(long, env = "COMANDA_STATIC_DIR", default_value = "static")]

@@ -28,6 +28,9 @@ pub enum ApiError {
     DemasiadoGrande(String),
     #[error("{0}")]
     TipoNoSoportado(String),
+    /// A rule that does not compile: where, and why.
+    #[error("la regla no compila: {}", .0.mensaje)]
+    ReglaInvalida(crate::reglas::ErrorCompilacion),
     #[error("el servicio no está disponible ahora; reintenta en unos segundos")]
     NoDisponible,
     /// Logged in full; the client only learns that something failed.
@@ -44,6 +47,10 @@ struct Cuerpo<'a> {
 struct Detalle<'a> {
     codigo: &'a str,
     mensaje: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    linea: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    columna: Option<usize>,
 }
 
 impl ApiError {
@@ -61,6 +68,7 @@ impl ApiError {
             ApiError::Conflicto(_) => "conflicto",
             ApiError::DemasiadoGrande(_) => "demasiado_grande",
             ApiError::TipoNoSoportado(_) => "tipo_no_soportado",
+            ApiError::ReglaInvalida(_) => "regla_invalida",
             ApiError::NoDisponible => "no_disponible",
             ApiError::Interno(_) => "interno",
         }
@@ -77,6 +85,7 @@ impl ResponseError for ApiError {
             ApiError::Conflicto(_) => StatusCode::CONFLICT,
             ApiError::DemasiadoGrande(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TipoNoSoportado(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::ReglaInvalida(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NoDisponible => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Interno(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -86,10 +95,16 @@ impl ResponseError for ApiError {
         if let ApiError::Interno(detalle) = self {
             tracing::error!(%detalle, "error interno");
         }
+        let (linea, columna) = match self {
+            ApiError::ReglaInvalida(e) => (e.linea, e.columna),
+            _ => (None, None),
+        };
         HttpResponse::build(self.status_code()).json(Cuerpo {
             error: Detalle {
                 codigo: self.codigo(),
                 mensaje: self.to_string(),
+                linea,
+                columna,
             },
         })
     }

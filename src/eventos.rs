@@ -5,17 +5,24 @@
 use serde_json::{Map, Value};
 
 use crate::auth::{Alcance, Permiso};
-use crate::modelo::{Audiencia, Destinos, Entidad, Evento, NuevoEvento, Prioridad, SucursalId, Usuario};
+use time::OffsetDateTime;
+
+use crate::modelo::{
+    Audiencia, Destinos, Entidad, Evento, NuevoEvento, PedidoId, Prioridad, SucursalId, Usuario,
+};
+use crate::reglas::{EntradaAlerta, EntradaEvento, RuleEngine};
 use crate::store::{Store, StoreError};
 
 /// Who receives an event when no rule says otherwise — the seed's routing:
 /// kitchen alerts and refills go to the kitchen, the kitchen's answers to
 /// the desk, vouchers and orders to the desk and the managers; anything else
-/// only to the monitors.
+/// only to the monitors. An escalated alert goes to the kitchen and to the
+/// desk that sent it. `rules/destinos.rhai` ships the same.
 pub fn destinos_por_defecto(tipo: &str) -> Destinos {
     use Audiencia::*;
     match tipo {
-        "alerta_cocina" | "alerta_escalada" => Destinos::de(&[Cocina]),
+        "alerta_cocina" => Destinos::de(&[Cocina]),
+        "alerta_escalada" => Destinos::de(&[Cocina, Atencion]),
         "alerta_leida" => Destinos::de(&[Atencion]),
         t if t.starts_with("refill_") => Destinos::de(&[Cocina]),
         t if t.starts_with("voucher_") || t.starts_with("pedido_") => {
@@ -51,15 +58,19 @@ const ENTIDADES: [(&str, &str); 4] = [
 /// `{"tipo":…, "subtipo"?, "sucursal_id"?, "prioridad"?, …}`. Unknown fields
 /// go to the payload; `voucher_whatsapp` is `voucher_nuevo` with subtipo
 /// `whatsapp`; the entity is inferred from `alerta_id`, `voucher_id`, ….
+///
+/// The rules decide as for any event: `destinos` always, and `prioridad` for
+/// a kitchen alert (the priority sent is what the desk asked for).
 pub async fn publicar_plano(
     store: &Store,
+    reglas: &RuleEngine,
     autor: &Usuario,
     plano: Map<String, Value>,
 ) -> Result<Evento, PublicarError> {
     if !Permiso::PublicarEventos.permitido(autor.rol) {
         return Err(PublicarError::Prohibido);
     }
-    let nuevo = evento_plano(autor, plano)?;
+    let mut nuevo = evento_plano(autor, plano)?;
     if let Some(s) = nuevo.sucursal_id {
         if !Alcance::de(autor).incluye(s) {
             return Err(PublicarError::FueraDeAlcance(s));
@@ -68,7 +79,39 @@ pub async fn publicar_plano(
             return Err(PublicarError::SucursalInexistente(s));
         }
     }
+    if let (Some(sucursal_id), "alerta_cocina") = (nuevo.sucursal_id, nuevo.tipo.as_str()) {
+        let pedido_id = nuevo.payload.get("pedido_id").and_then(Value::as_i64);
+        let minutos_pedido = match pedido_id {
+            Some(p) => store
+                .pedido_creado(PedidoId(p))
+                .await?
+                .map(|creado| (OffsetDateTime::now_utc() - creado).whole_minutes()),
+            None => None,
+        };
+        nuevo.prioridad = Some(reglas.prioridad(&EntradaAlerta {
+            mensaje: texto(&nuevo.payload, "mensaje"),
+            prioridad_pedida: nuevo.prioridad,
+            pedido_id,
+            sucursal_id,
+            minutos_pedido,
+        }));
+    }
+    nuevo.destinos = reglas.destinos(&EntradaEvento {
+        tipo: &nuevo.tipo,
+        subtipo: nuevo.subtipo.as_deref(),
+        sucursal_id: nuevo.sucursal_id,
+        prioridad: nuevo.prioridad,
+        payload: &nuevo.payload,
+    });
     Ok(store.publicar(&nuevo).await?)
+}
+
+fn texto(payload: &Map<String, Value>, campo: &str) -> String {
+    payload
+        .get(campo)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Parses a flat event; pure, so that every rule of the format is testable.

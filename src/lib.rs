@@ -40,5 +40,6 @@ pub mod eventos;
 pub mod http;
 pub mod modelo;
 pub mod realtime;
+pub mod reglas;
 pub mod store;
 pub mod telemetry;

@@ -19,6 +19,8 @@ pub enum Permiso {
     VerAuditoria,
     /// Read the in-memory ring of the last events.
     VerEventosEnVivo,
+    /// Read, validate, try, save and restore the rules.
+    EditarReglas,
 }
 
 impl Permiso {
@@ -31,7 +33,7 @@ impl Permiso {
             | Permiso::AdministrarUsuarios
             | Permiso::VerEventosEnVivo => rol == Superadmin,
             Permiso::PublicarEventos => matches!(rol, Servicio | Admin | Superadmin),
-            Permiso::VerAuditoria => matches!(rol, Admin | Superadmin),
+            Permiso::VerAuditoria | Permiso::EditarReglas => matches!(rol, Admin | Superadmin),
         }
     }
 }

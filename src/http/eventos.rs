@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::eventos::{self, PublicarError};
 use crate::modelo::SucursalId;
 use crate::realtime::Realtime;
+use crate::reglas::Reglas;
 use crate::realtime::dispatcher::{ConsultarEstadisticas, EventosEnVivo};
 use crate::store::{FiltroEventos, Store};
 
@@ -36,11 +37,13 @@ impl From<PublicarError> for ApiError {
 #[post("/eventos")]
 async fn publicar(
     store: web::Data<Store>,
+    reglas: web::Data<Reglas>,
     quien: Autenticado,
     body: web::Json<Map<String, Value>>,
 ) -> Result<HttpResponse, ApiError> {
     let autor = quien.exigir(Permiso::PublicarEventos)?;
-    let evento = eventos::publicar_plano(&store, autor, body.into_inner()).await?;
+    let evento =
+        eventos::publicar_plano(&store, reglas.motor(), autor, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(evento))
 }
 

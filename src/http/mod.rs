@@ -4,11 +4,16 @@
 mod administracion;
 mod cuentas;
 mod eventos;
+mod reglas;
 mod salud;
 mod ws;
 
 pub use ws::OrigenesPermitidos;
 
+use std::path::Path;
+
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
@@ -18,8 +23,23 @@ use crate::modelo::EventoId;
 /// Largest JSON body accepted by the API.
 pub const LIMITE_CUERPO: usize = 64 * 1024;
 
-/// Every route of the API, with the extractor configuration they share.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Headers on every answer, pages and API alike: scripts only from our own
+/// files (no inline script), sockets to ourselves, never inside a frame.
+pub fn cabeceras_de_seguridad() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; \
+             connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; form-action 'self'; \
+             frame-ancestors 'none'",
+        ))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+}
+
+/// Every route: the API, the socket, the probes, and the pages of `static_dir`.
+pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
     cfg.app_data(
         web::JsonConfig::default()
             .limit(LIMITE_CUERPO)
@@ -35,8 +55,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(cuentas::configure)
             .configure(administracion::configure)
             .configure(eventos::configure)
+            .configure(reglas::configure)
             .default_service(web::to(ruta_desconocida)),
-    );
+    )
+    .service(actix_files::Files::new("/", static_dir).index_file("index.html"));
 }
 
 async fn ruta_desconocida() -> Result<HttpResponse, ApiError> {

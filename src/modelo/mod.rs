@@ -3,12 +3,14 @@
 mod cocina;
 mod evento;
 mod ids;
+mod regla;
 mod sucursal;
-mod texto;
+pub(crate) mod texto;
 mod usuario;
 
 pub use cocina::{AlertaCocina, EstadoRefill, SolicitudRefill};
 pub use evento::{Audiencia, Destinos, Entidad, Evento, NuevoEvento, Prioridad};
+pub use regla::{NombreRegla, VersionRegla};
 pub use ids::{AlertaId, EventoId, PedidoId, RefillId, SucursalId, UsuarioId, VoucherId};
 pub use sucursal::{NuevaSucursal, Sucursal};
 pub use usuario::{

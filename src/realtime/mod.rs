@@ -17,6 +17,7 @@ use actix::prelude::*;
 
 use crate::auth::Autenticado;
 use crate::config::RealtimeSettings;
+use crate::reglas::{EscaladoPorReglas, RuleEngine};
 use crate::store::{Store, StoreError};
 use dispatcher::{CerrarSesiones, CualesSesiones, Despachar, Dispatcher};
 use session::{NuevaSession, Session};
@@ -39,6 +40,7 @@ impl fmt::Display for SesionId {
 pub struct Realtime {
     dispatcher: Addr<Dispatcher>,
     store: Store,
+    reglas: Arc<RuleEngine>,
     config: Arc<RealtimeSettings>,
     proxima_sesion: Arc<AtomicU64>,
 }
@@ -47,17 +49,32 @@ impl Realtime {
     /// Starts the Dispatcher (and through it one `Sucursal` and one `Cocina`
     /// per known sucursal) on the current arbiter, and connects the store's
     /// committed events to it. Call once per node.
-    pub async fn iniciar(store: Store, config: RealtimeSettings) -> Result<Self, StoreError> {
+    pub async fn iniciar(
+        store: Store,
+        config: RealtimeSettings,
+        reglas: Arc<RuleEngine>,
+    ) -> Result<Self, StoreError> {
         let config = Arc::new(config);
         let ultimo_id = store.ultimo_evento_id().await?;
         let sucursales = store.sucursales(None).await?.into_iter().map(|s| s.id).collect();
-        let dispatcher =
-            Dispatcher::new(store.clone(), config.clone(), ultimo_id, sucursales, None).start();
+        let escalado = EscaladoPorReglas {
+            motor: reglas.clone(),
+            store: store.clone(),
+        };
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            config.clone(),
+            ultimo_id,
+            sucursales,
+            Some(Arc::new(escalado)),
+        )
+        .start();
         let destino = dispatcher.clone();
         store.al_publicar(move |evento| destino.do_send(Despachar(evento)));
         Ok(Self {
             dispatcher,
             store,
+            reglas,
             config,
             proxima_sesion: Arc::new(AtomicU64::new(1)),
         })
@@ -82,6 +99,7 @@ impl Realtime {
                 usuario: quien.usuario,
                 dispatcher: self.dispatcher.clone(),
                 store: self.store.clone(),
+                reglas: self.reglas.clone(),
                 config: self.config.clone(),
             },
             ws,

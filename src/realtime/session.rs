@@ -21,11 +21,16 @@ use crate::config::RealtimeSettings;
 use crate::auth::{Perfil, TokenHash};
 use crate::eventos;
 use crate::modelo::{Evento, EventoId, Usuario, UsuarioPublico};
+use crate::reglas::RuleEngine;
 use crate::store::Store;
 
 /// What the writer task sends on the socket.
 pub enum Saliente {
     Texto(ByteString),
+    /// A replay: one place in the queue, however long, since it was asked
+    /// for (and is bounded by `ws_ventana`); the writer sends it frame by
+    /// frame as the client takes them.
+    Lote(Vec<ByteString>),
     Ping,
     Pong(actix_web::web::Bytes),
 }
@@ -47,6 +52,7 @@ pub struct Session {
     token: TokenHash,
     dispatcher: Addr<Dispatcher>,
     store: Store,
+    reglas: Arc<RuleEngine>,
     config: Arc<RealtimeSettings>,
     salida: mpsc::Sender<Saliente>,
     cierre: Option<oneshot::Sender<Option<CloseReason>>>,
@@ -66,6 +72,7 @@ pub struct NuevaSession {
     pub token: TokenHash,
     pub dispatcher: Addr<Dispatcher>,
     pub store: Store,
+    pub reglas: Arc<RuleEngine>,
     pub config: Arc<RealtimeSettings>,
 }
 
@@ -92,6 +99,7 @@ impl Session {
                 token: nueva.token,
                 dispatcher: nueva.dispatcher,
                 store: nueva.store,
+                reglas: nueva.reglas,
                 config: nueva.config,
                 salida,
                 cierre: Some(cierre),
@@ -222,19 +230,24 @@ impl Session {
         tracing::debug!(sesion = %self.id, %desde, eventos = eventos.len(), "reanudando");
         // The replay restarts the stream at `desde`: everything after it, once.
         self.ultimo_enviado = desde;
+        let mut lote = Vec::with_capacity(eventos.len());
         for evento in &eventos {
             if self.perfil.puede_recibir(evento.sucursal_id, evento.destinos.0) {
-                self.enviar(Saliente::Texto(envelope(evento)), ctx);
+                lote.push(envelope(evento));
             }
             self.ultimo_enviado = evento.id;
+        }
+        if !lote.is_empty() {
+            self.enviar(Saliente::Lote(lote), ctx);
         }
         self.ir_en_vivo(ctx);
     }
 
     fn publicar(&mut self, plano: Map<String, Value>, ctx: &mut Context<Self>) {
         let store = self.store.clone();
+        let reglas = self.reglas.clone();
         let usuario = self.usuario.clone();
-        async move { eventos::publicar_plano(&store, &usuario, plano).await }
+        async move { eventos::publicar_plano(&store, &reglas, &usuario, plano).await }
             .into_actor(self)
             .map(|resultado, session, ctx| match resultado {
                 Ok(evento) => session.enviar_aviso(Aviso::Publicado { id: evento.id }, ctx),
@@ -399,28 +412,57 @@ async fn escribir(
                 None => break None,
             },
         };
-        match tokio::time::timeout(espera, escribir_frame(&mut ws, frame)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_cerrado)) => return,
-            Err(_lento) => break None,
+        match escribir_saliente(&mut ws, frame, espera).await {
+            Ok(()) => {}
+            Err(Fallo::Cerrado) => return,
+            Err(Fallo::Lento) => break None,
         }
     };
     let lento = matches!(&motivo, Some(m) if m.code == CloseCode::Other(cierre::DEMASIADO_LENTO));
     if !lento {
         while let Ok(frame) = cola.try_recv() {
-            match tokio::time::timeout(espera, escribir_frame(&mut ws, frame)).await {
-                Ok(Ok(())) => {}
-                _ => return,
+            if escribir_saliente(&mut ws, frame, espera).await.is_err() {
+                return;
             }
         }
     }
     let _ = tokio::time::timeout(espera, ws.close(motivo)).await;
 }
 
-async fn escribir_frame(ws: &mut actix_ws::Session, frame: Saliente) -> Result<(), actix_ws::Closed> {
+/// Why the writer stopped writing.
+enum Fallo {
+    /// The socket is gone.
+    Cerrado,
+    /// A frame took longer than `espera`: the peer stopped reading.
+    Lento,
+}
+
+/// Writes one queued item, each of its frames within `espera`.
+async fn escribir_saliente(
+    ws: &mut actix_ws::Session,
+    frame: Saliente,
+    espera: Duration,
+) -> Result<(), Fallo> {
     match frame {
-        Saliente::Texto(texto) => ws.text(texto).await,
-        Saliente::Ping => ws.ping(b"").await,
-        Saliente::Pong(datos) => ws.pong(&datos).await,
+        Saliente::Texto(texto) => con_plazo(espera, ws.text(texto)).await,
+        Saliente::Lote(textos) => {
+            for texto in textos {
+                con_plazo(espera, ws.text(texto)).await?;
+            }
+            Ok(())
+        }
+        Saliente::Ping => con_plazo(espera, ws.ping(b"")).await,
+        Saliente::Pong(datos) => con_plazo(espera, ws.pong(&datos)).await,
+    }
+}
+
+async fn con_plazo(
+    espera: Duration,
+    escrito: impl Future<Output = Result<(), actix_ws::Closed>>,
+) -> Result<(), Fallo> {
+    match tokio::time::timeout(espera, escrito).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(actix_ws::Closed)) => Err(Fallo::Cerrado),
+        Err(_) => Err(Fallo::Lento),
     }
 }

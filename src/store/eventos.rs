@@ -37,7 +37,6 @@ macro_rules! commit_con_evento {
         }
     };
 }
-#[allow(unused_imports)] // the workflows of other store modules use it too
 pub(super) use commit_con_evento;
 
 /// The columns of an [`Evento`].

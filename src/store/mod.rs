@@ -30,14 +30,17 @@ macro_rules! on_pool {
     };
 }
 
+mod alertas;
 mod cocina;
 mod error;
 mod eventos;
 mod publicacion;
+mod reglas;
 mod sesiones;
 mod sucursales;
 mod usuarios;
 
+pub use alertas::NuevaAlerta;
 pub use cocina::TrabajoAbierto;
 pub use error::StoreError;
 pub use eventos::FiltroEventos;
