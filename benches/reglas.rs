@@ -8,8 +8,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use time::UtcOffset;
 
-use comanda::modelo::{Prioridad, SucursalId};
-use comanda::reglas::{EntradaAlerta, EntradaEvento, NombreRegla, RuleEngine};
+use comanda::modelo::{NombreRegla, Prioridad, SucursalId};
+use comanda::reglas::{EntradaAlerta, EntradaEvento, RuleEngine};
 
 fn reglas(c: &mut Criterion) {
     let (motor, _fallos) = RuleEngine::new(UtcOffset::UTC);

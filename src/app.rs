@@ -10,6 +10,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::cuentas::{self, CuentaError, SuperadminInicial};
+use crate::flujos::Contexto;
 use crate::http::{self, OrigenesPermitidos};
 use crate::modelo::{Sucursal, Usuario};
 use crate::realtime::Realtime;
@@ -181,9 +182,13 @@ fn servidor(
     };
     let shutdown_timeout = settings.shutdown_timeout.as_secs();
     let static_dir = settings.static_dir.clone();
-    let store = web::Data::new(store);
     let realtime = web::Data::new(realtime);
+    let contexto = web::Data::new(Contexto {
+        store: store.clone(),
+        reglas: reglas.motor().clone(),
+    });
     let reglas = web::Data::new(reglas);
+    let store = web::Data::new(store);
     let origenes = web::Data::new(origenes);
     let settings = web::Data::new(settings);
     let server = HttpServer::new(move || {
@@ -193,6 +198,7 @@ fn servidor(
             .app_data(store.clone())
             .app_data(realtime.clone())
             .app_data(reglas.clone())
+            .app_data(contexto.clone())
             .app_data(origenes.clone())
             .app_data(settings.clone())
             .configure(|cfg| http::configure(cfg, &static_dir))

@@ -21,6 +21,11 @@
 //!   first-start superadmin and the `--demo` data.
 //! - [`eventos`] — the built-in routing of events (the rules' fallback) and
 //!   the seed-compatible flat publication.
+//! - [`flujos`] — the seed's workflows: orders, kitchen alerts, refills and
+//!   vouchers, each a scope-checked domain call that writes its row and its
+//!   event in one transaction.
+//! - [`reglas`] — the `RuleEngine`: Rhai scripts for priority, routing and
+//!   escalation; hot reload by file and API; versions.
 //! - [`realtime`] — the actors: `Dispatcher` (one per node), `Sucursal` and
 //!   `Cocina` (one per sucursal), `Session` (one per socket); the WebSocket
 //!   protocol.
@@ -37,6 +42,7 @@ pub mod config;
 pub mod cuentas;
 pub mod error;
 pub mod eventos;
+pub mod flujos;
 pub mod http;
 pub mod modelo;
 pub mod realtime;

@@ -21,6 +21,23 @@ pub enum Permiso {
     VerEventosEnVivo,
     /// Read, validate, try, save and restore the rules.
     EditarReglas,
+    /// Register an order (`tienda` from the desk, `whatsapp` from the bot).
+    CrearPedidos,
+    VerPedidos,
+    /// Approve a pending order.
+    AprobarPedidos,
+    /// Move an order along EN_PREPARACION → LISTO → ENTREGADO, or cancel it.
+    AvanzarPedidos,
+    /// Send the kitchen an alert; ask for a refill.
+    PedirACocina,
+    /// Mark alerts read; move refills along.
+    AtenderCocina,
+    /// List the kitchen's alerts and refills.
+    VerCocina,
+    /// Register a payment voucher.
+    RegistrarVouchers,
+    /// List, approve and reject vouchers.
+    RevisarVouchers,
 }
 
 impl Permiso {
@@ -34,6 +51,16 @@ impl Permiso {
             | Permiso::VerEventosEnVivo => rol == Superadmin,
             Permiso::PublicarEventos => matches!(rol, Servicio | Admin | Superadmin),
             Permiso::VerAuditoria | Permiso::EditarReglas => matches!(rol, Admin | Superadmin),
+            Permiso::CrearPedidos | Permiso::RegistrarVouchers => {
+                matches!(rol, Atencion | Servicio | Admin | Superadmin)
+            }
+            Permiso::AprobarPedidos | Permiso::PedirACocina | Permiso::RevisarVouchers => {
+                matches!(rol, Atencion | Admin | Superadmin)
+            }
+            Permiso::VerPedidos | Permiso::AvanzarPedidos | Permiso::VerCocina => {
+                matches!(rol, Atencion | Cocina | Admin | Superadmin)
+            }
+            Permiso::AtenderCocina => matches!(rol, Cocina | Admin | Superadmin),
         }
     }
 }

@@ -5,11 +5,10 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::Lista;
+use super::{Lista, sucursal_de_consulta};
 use crate::auth::{Alcance, Autenticado, Permiso};
 use crate::error::ApiError;
 use crate::eventos::{self, PublicarError};
-use crate::modelo::SucursalId;
 use crate::realtime::Realtime;
 use crate::reglas::Reglas;
 use crate::realtime::dispatcher::{ConsultarEstadisticas, EventosEnVivo};
@@ -62,12 +61,7 @@ async fn auditoria(
     consulta: web::Query<ConsultaAuditoria>,
 ) -> Result<HttpResponse, ApiError> {
     quien.exigir(Permiso::VerAuditoria)?;
-    let pedida = consulta.sucursal_id.map(SucursalId);
-    let sucursal_id = match (quien.alcance(), pedida) {
-        (Alcance::Cadena, pedida) => pedida,
-        (Alcance::Sucursal(mia), Some(s)) if s != mia => return Err(ApiError::Prohibido),
-        (Alcance::Sucursal(mia), _) => Some(mia),
-    };
+    let sucursal_id = sucursal_de_consulta(&quien, consulta.sucursal_id)?;
     let filtro = FiltroEventos {
         limit: consulta.limit.unwrap_or(30).clamp(1, 1000),
         tipo: consulta.tipo.clone().filter(|t| !t.is_empty()),

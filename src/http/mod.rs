@@ -4,6 +4,8 @@
 mod administracion;
 mod cuentas;
 mod eventos;
+mod flujos;
+mod idempotencia;
 mod reglas;
 mod salud;
 mod ws;
@@ -18,7 +20,8 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 use crate::error::{ApiError, json_error, path_error, query_error};
-use crate::modelo::EventoId;
+use crate::auth::{Alcance, Autenticado};
+use crate::modelo::{EventoId, SucursalId};
 
 /// Largest JSON body accepted by the API.
 pub const LIMITE_CUERPO: usize = 64 * 1024;
@@ -56,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
             .configure(administracion::configure)
             .configure(eventos::configure)
             .configure(reglas::configure)
+            .configure(flujos::configure)
             .default_service(web::to(ruta_desconocida)),
     )
     .service(actix_files::Files::new("/", static_dir).index_file("index.html"));
@@ -63,6 +67,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
 
 async fn ruta_desconocida() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NoEncontrado("esa ruta no existe".into()))
+}
+
+/// The sucursal filter of a list: what was asked, within the caller's scope
+/// (403 outside it); a single-sucursal caller always gets its own.
+pub fn sucursal_de_consulta(
+    quien: &Autenticado,
+    pedida: Option<i64>,
+) -> Result<Option<SucursalId>, ApiError> {
+    match (quien.alcance(), pedida.map(SucursalId)) {
+        (Alcance::Cadena, pedida) => Ok(pedida),
+        (Alcance::Sucursal(mia), Some(s)) if s != mia => Err(ApiError::Prohibido),
+        (Alcance::Sucursal(mia), _) => Ok(Some(mia)),
+    }
 }
 
 /// A list as the API answers it: `ultimo_id` is the newest event id at the

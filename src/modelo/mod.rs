@@ -2,6 +2,7 @@
 
 mod cocina;
 mod evento;
+mod flujos;
 mod ids;
 mod regla;
 mod sucursal;
@@ -11,6 +12,10 @@ mod usuario;
 pub use cocina::{AlertaCocina, EstadoRefill, SolicitudRefill};
 pub use evento::{Audiencia, Destinos, Entidad, Evento, NuevoEvento, Prioridad};
 pub use regla::{NombreRegla, VersionRegla};
+pub use flujos::{
+    EstadoPedido, EstadoVoucher, Monto, NuevaAlertaCocina, NuevoPedido, NuevoRefill, NuevoVoucher,
+    OrigenPedido, Pedido, Voucher,
+};
 pub use ids::{AlertaId, EventoId, PedidoId, RefillId, SucursalId, UsuarioId, VoucherId};
 pub use sucursal::{NuevaSucursal, Sucursal};
 pub use usuario::{

@@ -2,8 +2,8 @@
 
 use time::OffsetDateTime;
 
-use super::eventos::commit_con_evento;
-use super::{BeginWrite, Store, StoreError};
+use super::eventos::{commit_con_evento, commit_publicando};
+use super::{BeginWrite, Idempotencia, Publicar, Store, StoreError};
 use crate::modelo::{AlertaCocina, AlertaId, Evento, NuevoEvento, PedidoId, Prioridad, SucursalId, UsuarioId};
 
 macro_rules! columnas_alerta {
@@ -30,6 +30,7 @@ impl Store {
         &self,
         nueva: &NuevaAlerta,
         evento: impl FnOnce(&AlertaCocina) -> NuevoEvento,
+        idem: Option<&Idempotencia>,
     ) -> Result<(AlertaCocina, Evento), StoreError> {
         let hecho = on_pool!(self, p => {
             let mut tx = p.begin_write().await?;
@@ -47,9 +48,13 @@ impl Store {
             .bind(nueva.fecha_envio)
             .fetch_one(&mut *tx)
             .await?;
-            let nuevo = evento(&alerta);
-            let evento = commit_con_evento!(self, tx, &nuevo).await?;
-            Ok::<_, sqlx::Error>((alerta, evento))
+            let publicar = Publicar {
+                eventos: vec![evento(&alerta)],
+                idempotencia: idem.map(|i| i.con(&alerta)),
+                ..Default::default()
+            };
+            let mut eventos = commit_publicando!(self, tx, publicar).await?;
+            Ok::<_, sqlx::Error>((alerta, eventos.remove(0)))
         })?;
         Ok(hecho)
     }
@@ -81,6 +86,74 @@ impl Store {
                     commit_con_evento!(self, tx, &nuevo).await.map(Some)
                 }
                 None => Ok(None),
+            }
+        })?;
+        Ok(hecho)
+    }
+
+    pub async fn alerta(&self, id: AlertaId) -> Result<Option<AlertaCocina>, StoreError> {
+        let fila = on_pool!(self, p => {
+            sqlx::query_as(concat!("SELECT ", columnas_alerta!(), " FROM alertas_cocina WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(p)
+                .await
+        })?;
+        Ok(fila)
+    }
+
+    /// Newest first; with `leida`, only read or only unread ones.
+    pub async fn alertas(
+        &self,
+        sucursal: Option<SucursalId>,
+        leida: Option<bool>,
+        limit: i64,
+    ) -> Result<Vec<AlertaCocina>, StoreError> {
+        let filas = on_pool!(self, p => {
+            sqlx::query_as(concat!(
+                "SELECT ", columnas_alerta!(), " FROM alertas_cocina
+                 WHERE ($1 IS NULL OR sucursal_id = $1) AND ($2 IS NULL OR leida = $2)
+                 ORDER BY id DESC LIMIT $3"
+            ))
+            .bind(sucursal)
+            .bind(leida)
+            .bind(limit)
+            .fetch_all(p)
+            .await
+        })?;
+        Ok(filas)
+    }
+
+    /// Marks an unread alert read by `por`; `None` if it was already read.
+    pub async fn leer_alerta(
+        &self,
+        id: AlertaId,
+        por: UsuarioId,
+        evento: impl FnOnce(&AlertaCocina) -> NuevoEvento,
+        idem: Option<&Idempotencia>,
+    ) -> Result<Option<(AlertaCocina, Evento)>, StoreError> {
+        let hecho = on_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            let alerta: Option<AlertaCocina> = sqlx::query_as(concat!(
+                "UPDATE alertas_cocina SET leida = TRUE, fecha_lectura = $2, leida_por = $3
+                 WHERE id = $1 AND NOT leida RETURNING ",
+                columnas_alerta!()
+            ))
+            .bind(id)
+            .bind(OffsetDateTime::now_utc())
+            .bind(por)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match alerta {
+                None => Ok(None),
+                Some(alerta) => {
+                    let publicar = Publicar {
+                        eventos: vec![evento(&alerta)],
+                        idempotencia: idem.map(|i| i.con(&alerta)),
+                        ..Default::default()
+                    };
+                    let mut eventos = commit_publicando!(self, tx, publicar).await?;
+                    Ok::<_, sqlx::Error>(Some((alerta, eventos.remove(0))))
+                }
             }
         })?;
         Ok(hecho)

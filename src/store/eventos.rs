@@ -1,39 +1,113 @@
 //! `eventos_realtime`: the audit log and the source of every replay.
 
 use super::{BeginWrite, Store, StoreError};
+use super::Idempotencia;
 use crate::modelo::{Evento, EventoId, NuevoEvento, SucursalId};
 
-/// Inserts `$nuevo` in the transaction `$tx`, commits it and hands the event
-/// to the Dispatcher, all within the publication turn (see `publicacion.rs`).
-/// Expands per backend inside `on_pool!`. Evaluates to `Result<Evento, sqlx::Error>`.
+/// What a write transaction publishes when it commits.
+#[derive(Debug, Default)]
+pub struct Publicar<'a> {
+    pub eventos: Vec<NuevoEvento>,
+    /// Put the sucursal's count of PENDIENTE orders in every event's payload
+    /// (`pendientes`), counted inside the publication turn so that it is exact
+    /// in event order — the desk's badge follows the events.
+    pub pendientes_de: Option<SucursalId>,
+    /// Record this answer under this key in the same transaction.
+    pub idempotencia: Option<(&'a Idempotencia, String)>,
+}
+
+impl Publicar<'_> {
+    pub fn uno(evento: NuevoEvento) -> Self {
+        Self {
+            eventos: vec![evento],
+            ..Default::default()
+        }
+    }
+}
+
+/// Within the publication turn (see `publicacion.rs`): inserts the events of
+/// `$publicar` in `$tx` (and its idempotency record), commits, and hands the
+/// events to the Dispatcher. Expands per backend inside `on_pool!`; evaluates
+/// to `Result<Vec<Evento>, sqlx::Error>`.
+macro_rules! commit_publicando {
+    ($store:expr, $tx:expr, $publicar:expr) => {
+        async {
+            let publicar: $crate::store::Publicar<'_> = $publicar;
+            let _turno = $store.publicacion.turno().await;
+            let mut nuevos = publicar.eventos;
+            if let Some(sucursal) = publicar.pendientes_de {
+                let pendientes: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM pedidos WHERE sucursal_id = $1 AND estado = 'PENDIENTE'",
+                )
+                .bind(sucursal)
+                .fetch_one(&mut *$tx)
+                .await?;
+                for nuevo in &mut nuevos {
+                    nuevo.payload.insert("pendientes".into(), pendientes.into());
+                }
+            }
+            let mut eventos: Vec<$crate::modelo::Evento> = Vec::with_capacity(nuevos.len());
+            for nuevo in &nuevos {
+                eventos.push(
+                    sqlx::query_as(
+                        "INSERT INTO eventos_realtime
+                            (tipo, subtipo, payload, usuario_id, sucursal_id, entidad_tipo,
+                             entidad_id, prioridad, destinos, fecha)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                         RETURNING id, tipo, subtipo, payload, usuario_id, sucursal_id,
+                                   entidad_tipo, entidad_id, prioridad, destinos, fecha",
+                    )
+                    .bind(&nuevo.tipo)
+                    .bind(&nuevo.subtipo)
+                    .bind(sqlx::types::Json(&nuevo.payload))
+                    .bind(nuevo.usuario_id)
+                    .bind(nuevo.sucursal_id)
+                    .bind(nuevo.entidad.as_ref().map(|e| e.tipo.as_str()))
+                    .bind(nuevo.entidad.as_ref().map(|e| e.id))
+                    .bind(nuevo.prioridad.map(|p| p.as_str()))
+                    .bind(sqlx::types::Json(nuevo.destinos))
+                    .bind(::time::OffsetDateTime::now_utc())
+                    .fetch_one(&mut *$tx)
+                    .await?,
+                );
+            }
+            if let Some((i, respuesta)) = &publicar.idempotencia {
+                sqlx::query(
+                    "INSERT INTO idempotencia (usuario_id, clave, ruta, estado, respuesta, creada)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(i.usuario_id)
+                .bind(&i.clave)
+                .bind(&i.ruta)
+                .bind(i.estado)
+                .bind(respuesta)
+                .bind(::time::OffsetDateTime::now_utc())
+                .execute(&mut *$tx)
+                .await?;
+            }
+            $tx.commit().await?;
+            for evento in &eventos {
+                $store.publicacion.entregar(evento.clone());
+            }
+            Ok::<_, sqlx::Error>(eventos)
+        }
+    };
+}
+pub(super) use commit_publicando;
+
+/// [`commit_publicando!`] for a single event; evaluates to `Result<Evento, sqlx::Error>`.
 macro_rules! commit_con_evento {
     ($store:expr, $tx:expr, $nuevo:expr) => {
         async {
             let nuevo: &$crate::modelo::NuevoEvento = $nuevo;
-            let _turno = $store.publicacion.turno().await;
-            let evento: $crate::modelo::Evento = sqlx::query_as(
-                "INSERT INTO eventos_realtime
-                    (tipo, subtipo, payload, usuario_id, sucursal_id, entidad_tipo, entidad_id,
-                     prioridad, destinos, fecha)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                 RETURNING id, tipo, subtipo, payload, usuario_id, sucursal_id, entidad_tipo,
-                           entidad_id, prioridad, destinos, fecha",
-            )
-            .bind(&nuevo.tipo)
-            .bind(&nuevo.subtipo)
-            .bind(sqlx::types::Json(&nuevo.payload))
-            .bind(nuevo.usuario_id)
-            .bind(nuevo.sucursal_id)
-            .bind(nuevo.entidad.as_ref().map(|e| e.tipo.as_str()))
-            .bind(nuevo.entidad.as_ref().map(|e| e.id))
-            .bind(nuevo.prioridad.map(|p| p.as_str()))
-            .bind(sqlx::types::Json(nuevo.destinos))
-            .bind(::time::OffsetDateTime::now_utc())
-            .fetch_one(&mut *$tx)
-            .await?;
-            $tx.commit().await?;
-            $store.publicacion.entregar(evento.clone());
-            Ok::<_, sqlx::Error>(evento)
+            let mut eventos =
+                $crate::store::eventos::commit_publicando!(
+                    $store,
+                    $tx,
+                    $crate::store::Publicar::uno(nuevo.clone())
+                )
+                .await?;
+            Ok::<_, sqlx::Error>(eventos.remove(0))
         }
     };
 }

@@ -34,16 +34,23 @@ mod alertas;
 mod cocina;
 mod error;
 mod eventos;
+mod idempotencia;
+mod pedidos;
 mod publicacion;
+mod refills;
 mod reglas;
 mod sesiones;
 mod sucursales;
 mod usuarios;
+mod vouchers;
 
 pub use alertas::NuevaAlerta;
 pub use cocina::TrabajoAbierto;
 pub use error::StoreError;
-pub use eventos::FiltroEventos;
+pub use eventos::{FiltroEventos, Publicar};
+pub use idempotencia::{Idempotencia, Respuesta};
+pub use pedidos::FiltroPedidos;
+pub use vouchers::Revision;
 pub use publicacion::Publicacion;
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

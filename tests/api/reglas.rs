@@ -314,6 +314,7 @@ en_ambos_stores! {
                 prioridad: Some(a.prioridad),
                 destinos: Destinos::de(&[Audiencia::Cocina]),
             },
+            None,
         ).await.unwrap();
 
         let enviada = cocina.evento().await;

@@ -25,7 +25,7 @@ pub struct Cliente {
 /// How a connection attempt ended.
 #[derive(Debug)]
 pub enum Conexion {
-    Abierta(Cliente),
+    Abierta(Box<Cliente>),
     /// Upgraded and then closed by the server with this code, before `hola`.
     Cerrada(u16),
     /// Refused before the upgrade, with this HTTP status.
@@ -46,7 +46,7 @@ impl TestApp {
     /// Connects with `Authorization: Bearer` and waits for `hola`.
     pub async fn socket(&self, token: &str) -> Cliente {
         match self.conectar(&[("Authorization", format!("Bearer {token}"))]).await {
-            Conexion::Abierta(c) => c,
+            Conexion::Abierta(c) => *c,
             otra => panic!("el socket no abrió: {otra:?}"),
         }
     }
@@ -73,7 +73,7 @@ impl TestApp {
             Ok(hola) => {
                 assert_eq!(hola["type"], "hola", "el primer frame es hola: {hola}");
                 cliente.hola = hola;
-                Conexion::Abierta(cliente)
+                Conexion::Abierta(Box::new(cliente))
             }
             Err(codigo) => Conexion::Cerrada(codigo),
         }
@@ -178,6 +178,75 @@ impl Cliente {
                 Err(codigo) => return codigo,
             }
         }
+    }
+
+    /// Events that arrive within `plazo`, at most `max` (other frames are
+    /// skipped): a bounded read for clients that come and go. Panics on close.
+    pub async fn eventos_durante(&mut self, max: usize, plazo: Duration) -> Vec<Value> {
+        let fin = tokio::time::Instant::now() + plazo;
+        let mut eventos = Vec::new();
+        while eventos.len() < max {
+            match tokio::time::timeout_at(fin, self.ws.next()).await {
+                Err(_) => break,
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    let v: Value = serde_json::from_str(&t).expect("frame JSON");
+                    if v["type"] == "evento" {
+                        eventos.push(v);
+                    }
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(otro) => panic!("el socket se cerró: {otro:?}"),
+            }
+        }
+        eventos
+    }
+
+    /// Reads until the server closes: the events that came first, and the code.
+    pub async fn eventos_hasta_el_cierre(&mut self) -> (Vec<Value>, u16) {
+        let mut eventos = Vec::new();
+        loop {
+            match self.siguiente_o_cierre(PLAZO).await {
+                Ok(v) if v["type"] == "evento" => eventos.push(v),
+                Ok(_) => {}
+                Err(codigo) => return (eventos, codigo),
+            }
+        }
+    }
+
+    /// Sends `{"type":"ping"}` and waits for the `pong` (other frames are skipped).
+    pub async fn ping(&mut self) {
+        self.enviar(&serde_json::json!({"type": "ping"})).await;
+        self.esperar("pong").await;
+    }
+
+    /// Sends a frame the server will refuse by closing, reading while it is
+    /// written (the server stops reading it), and answers the close code.
+    pub async fn enviar_y_esperar_cierre(self, frame: Message) -> u16 {
+        let (mut tx, mut rx) = self.ws.split();
+        // The server may close before the frame is fully written: whichever
+        // ends first, the answer is the close that is read.
+        let enviar = async move {
+            let _ = tx.send(frame).await;
+        };
+        let leer = async move {
+            loop {
+                match rx.next().await {
+                    Some(Ok(Message::Close(c))) => return c.map_or(1005, |c| u16::from(c.code)),
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => return 1006,
+                }
+            }
+        };
+        let ambos = async move {
+            tokio::pin!(enviar, leer);
+            tokio::select! {
+                codigo = &mut leer => codigo,
+                () = &mut enviar => leer.await,
+            }
+        };
+        tokio::time::timeout(PLAZO, ambos)
+            .await
+            .expect("el servidor cierra antes del plazo")
     }
 
     pub async fn reanudar(&mut self, ultimo_id: i64) {

@@ -1,0 +1,130 @@
+//! Orders: registered by the desk (`tienda`) or the WhatsApp bot, approved,
+//! moved along their states. Every event carries the sucursal's pending count
+//! (the desk's badge).
+
+use serde_json::json;
+
+use super::{Contexto, FlujoError, en_alcance};
+use crate::modelo::{EstadoPedido, NuevoPedido, OrigenPedido, Pedido, PedidoId, Rol, Usuario};
+use crate::store::Idempotencia;
+
+pub async fn crear_pedido(
+    ctx: &Contexto,
+    autor: &Usuario,
+    nuevo: NuevoPedido,
+    idem: Option<&Idempotencia>,
+) -> Result<Pedido, FlujoError> {
+    let nuevo = nuevo.validar()?;
+    let sucursal = ctx.sucursal_para(autor, nuevo.sucursal_id).await?;
+    let origen = match autor.rol {
+        Rol::Servicio => OrigenPedido::Whatsapp,
+        _ => OrigenPedido::Tienda,
+    };
+    let (pedido, _) = ctx
+        .store
+        .crear_pedido(
+            sucursal,
+            origen,
+            &nuevo,
+            |p| {
+                ctx.evento(
+                    "pedido_nuevo",
+                    Some(origen.as_str()),
+                    sucursal,
+                    autor,
+                    ("PEDIDO", p.id.0),
+                    None,
+                    json!({"pedido_id": p.id, "origen": p.origen, "cliente": p.cliente,
+                           "detalle": p.detalle, "total": p.total, "estado": p.estado}),
+                )
+            },
+            idem,
+        )
+        .await?;
+    Ok(pedido)
+}
+
+async fn pedido_en_alcance(ctx: &Contexto, autor: &Usuario, id: PedidoId) -> Result<Pedido, FlujoError> {
+    let pedido = ctx
+        .store
+        .pedido(id)
+        .await?
+        .ok_or_else(|| FlujoError::NoEncontrado(format!("el pedido {id} no existe")))?;
+    en_alcance(autor, pedido.sucursal_id)?;
+    Ok(pedido)
+}
+
+/// PENDIENTE → EN_PREPARACION, and only that.
+pub async fn aprobar_pedido(
+    ctx: &Contexto,
+    autor: &Usuario,
+    id: PedidoId,
+    idem: Option<&Idempotencia>,
+) -> Result<Pedido, FlujoError> {
+    let actual = pedido_en_alcance(ctx, autor, id).await?;
+    if actual.estado != EstadoPedido::Pendiente {
+        return Err(FlujoError::Conflicto(format!(
+            "solo se aprueba un pedido PENDIENTE; el {id} está {}",
+            actual.estado
+        )));
+    }
+    mover(ctx, autor, actual, EstadoPedido::EnPreparacion, "pedido_aprobado", idem).await
+}
+
+/// Along the allowed transitions only: EN_PREPARACION → LISTO → ENTREGADO,
+/// or cancel an order not yet delivered.
+pub async fn cambiar_estado_pedido(
+    ctx: &Contexto,
+    autor: &Usuario,
+    id: PedidoId,
+    estado: EstadoPedido,
+    idem: Option<&Idempotencia>,
+) -> Result<Pedido, FlujoError> {
+    let actual = pedido_en_alcance(ctx, autor, id).await?;
+    if !actual.estado.puede_pasar_a(estado) {
+        return Err(FlujoError::Conflicto(format!(
+            "un pedido {} no puede pasar a {estado}",
+            actual.estado
+        )));
+    }
+    mover(ctx, autor, actual, estado, "pedido_estado", idem).await
+}
+
+async fn mover(
+    ctx: &Contexto,
+    autor: &Usuario,
+    actual: Pedido,
+    hasta: EstadoPedido,
+    tipo: &str,
+    idem: Option<&Idempotencia>,
+) -> Result<Pedido, FlujoError> {
+    let desde = actual.estado;
+    let movido = ctx
+        .store
+        .cambiar_estado_pedido(
+            actual.id,
+            desde,
+            hasta,
+            |p| {
+                ctx.evento(
+                    tipo,
+                    None,
+                    p.sucursal_id,
+                    autor,
+                    ("PEDIDO", p.id.0),
+                    None,
+                    json!({"pedido_id": p.id, "desde": desde, "estado": p.estado,
+                           "cliente": p.cliente, "total": p.total}),
+                )
+            },
+            idem,
+        )
+        .await?;
+    match movido {
+        Some((pedido, _)) => Ok(pedido),
+        None => Err(FlujoError::Conflicto(format!(
+            "el pedido {} cambió mientras tanto; vuelve a cargarlo",
+            actual.id
+        ))),
+    }
+}

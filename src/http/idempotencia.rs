@@ -1,0 +1,120 @@
+//! `Idempotency-Key`: a retried write (a double tap, a retry after a dropped
+//! connection) is done once and answered the same. The answer is recorded in
+//! the write's own transaction, so a retry racing the original finds it.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::flujos::FlujoError;
+use crate::modelo::UsuarioId;
+use crate::store::{Idempotencia, Store, StoreError};
+
+const CABECERA: &str = "Idempotency-Key";
+
+/// The request's `Idempotency-Key`, if any: 1 to 200 visible ASCII characters.
+pub struct ClaveIdempotencia(Option<String>);
+
+impl FromRequest for ClaveIdempotencia {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let clave = match req.headers().get(CABECERA) {
+            None => Ok(ClaveIdempotencia(None)),
+            Some(v) => match v.to_str() {
+                Ok(s) if (1..=200).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) => {
+                    Ok(ClaveIdempotencia(Some(s.to_owned())))
+                }
+                _ => Err(ApiError::Invalida(format!(
+                    "{CABECERA} debe tener de 1 a 200 caracteres ASCII visibles"
+                ))),
+            },
+        };
+        ready(clave)
+    }
+}
+
+/// Runs `accion` once per key: a key already answered gets the recorded
+/// answer, byte for byte, without running anything.
+pub async fn idempotente<T, F, Fut>(
+    store: &Store,
+    usuario: UsuarioId,
+    req: &HttpRequest,
+    clave: ClaveIdempotencia,
+    estado: StatusCode,
+    accion: F,
+) -> Result<HttpResponse, ApiError>
+where
+    T: Serialize,
+    F: FnOnce(Option<Idempotencia>) -> Fut,
+    Fut: Future<Output = Result<T, FlujoError>>,
+{
+    let ruta = format!("{} {}", req.method(), req.path());
+    let Some(clave) = clave.0 else {
+        let hecho = accion(None).await?;
+        return Ok(HttpResponse::build(estado).json(hecho));
+    };
+    if let Some(respuesta) = repetida(store, usuario, &clave, &ruta).await? {
+        return Ok(respuesta);
+    }
+    let idem = Idempotencia {
+        usuario_id: usuario,
+        clave: clave.clone(),
+        ruta: ruta.clone(),
+        estado: estado.as_u16().into(),
+    };
+    match accion(Some(idem)).await {
+        Ok(hecho) => Ok(HttpResponse::build(estado).json(hecho)),
+        // The same key committed first in a concurrent request: answer as it did.
+        Err(FlujoError::Store(StoreError::Duplicado(restriccion))) if restriccion.contains("idempotencia") => {
+            repetida(store, usuario, &clave, &ruta)
+                .await?
+                .ok_or_else(|| ApiError::interno("respuesta idempotente perdida"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn repetida(
+    store: &Store,
+    usuario: UsuarioId,
+    clave: &str,
+    ruta: &str,
+) -> Result<Option<HttpResponse>, ApiError> {
+    let Some(r) = store.respuesta_idempotente(usuario, clave).await? else {
+        return Ok(None);
+    };
+    if r.ruta != ruta {
+        return Err(ApiError::Conflicto(format!(
+            "esta {CABECERA} ya se usó para {}",
+            r.ruta
+        )));
+    }
+    let estado = u16::try_from(r.estado)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    Ok(Some(
+        HttpResponse::build(estado)
+            .content_type("application/json")
+            .insert_header(("Idempotency-Replayed", "true"))
+            .body(r.respuesta),
+    ))
+}
+
+impl From<FlujoError> for ApiError {
+    fn from(e: FlujoError) -> Self {
+        match e {
+            FlujoError::Invalido(e) => e.into(),
+            FlujoError::Prohibido => ApiError::Prohibido,
+            FlujoError::NoEncontrado(m) => ApiError::NoEncontrado(m),
+            FlujoError::Conflicto(m) => ApiError::Conflicto(m),
+            FlujoError::Store(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests: a real comanda over real sockets and a real store.
+//! Every test runs on SQLite and on Postgres (see `helpers::en_ambos_stores!`).
+
+mod helpers;
+mod socket;
+
+mod binario;
+mod cuentas;
+mod errores;
+mod migraciones;
+mod realtime;
+mod reglas;
