@@ -100,6 +100,9 @@ impl Application {
         )
         .await?;
         let origenes = origenes_permitidos(&settings, port);
+        if !settings.static_dir.is_dir() {
+            tracing::warn!(dir = %settings.static_dir.display(), "no existe la carpeta de páginas: solo se sirve la API");
+        }
         let server = servidor(
             listener,
             store.clone(),

@@ -12,6 +12,9 @@ use crate::modelo::{
     CambioUsuario, Invalido, NuevaSucursal, NuevoUsuario, Password, Rol, Sucursal, Usuario,
     UsuarioId,
 };
+use crate::realtime::Realtime;
+use crate::realtime::dispatcher::CualesSesiones;
+use crate::realtime::protocolo::cierre;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -77,10 +80,11 @@ pub async fn crear_usuario(store: &Store, nuevo: NuevoUsuario) -> Result<Usuario
 }
 
 /// Applies a change by `autor`. Changing role, sucursal, password or
-/// deactivating ends the user's open sessions.
-#[tracing::instrument(skip(store, cambio, autor), fields(autor = %autor.id))]
+/// deactivating ends the user's open sessions (logins and sockets).
+#[tracing::instrument(skip(store, realtime, cambio, autor), fields(autor = %autor.id))]
 pub async fn cambiar_usuario(
     store: &Store,
+    realtime: &Realtime,
     autor: &Usuario,
     id: UsuarioId,
     cambio: CambioUsuario,
@@ -107,10 +111,20 @@ pub async fn cambiar_usuario(
         None => None,
     };
     let revocar = cambio.revoca_sesiones(&actual);
-    store
+    let usuario = store
         .actualizar_usuario(id, &nuevo, hash.as_deref(), revocar)
         .await?
-        .ok_or(CuentaError::UsuarioInexistente(id))
+        .ok_or(CuentaError::UsuarioInexistente(id))?;
+    if revocar {
+        realtime
+            .cerrar_sesiones(
+                CualesSesiones::DeUsuario(id),
+                cierre::PROHIBIDO,
+                "la cuenta cambió: vuelve a entrar",
+            )
+            .await;
+    }
+    Ok(usuario)
 }
 
 /// A superadmin created on the first start, with the password to show once.

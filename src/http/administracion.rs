@@ -7,6 +7,7 @@ use crate::auth::{Autenticado, Permiso};
 use crate::cuentas::{self, CuentaError};
 use crate::error::ApiError;
 use crate::modelo::{CambioUsuario, NuevaSucursal, NuevoUsuario, UsuarioId};
+use crate::realtime::Realtime;
 use crate::store::Store;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -81,13 +82,14 @@ async fn crear_usuario(
 #[patch("/usuarios/{id}")]
 async fn cambiar_usuario(
     store: web::Data<Store>,
+    realtime: web::Data<Realtime>,
     quien: Autenticado,
     id: web::Path<i64>,
     body: web::Json<CambioUsuario>,
 ) -> Result<HttpResponse, ApiError> {
     let autor = quien.exigir(Permiso::AdministrarUsuarios)?;
+    let id = UsuarioId(id.into_inner());
     let usuario =
-        cuentas::cambiar_usuario(&store, autor, UsuarioId(id.into_inner()), body.into_inner())
-            .await?;
+        cuentas::cambiar_usuario(&store, &realtime, autor, id, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(usuario))
 }

@@ -9,6 +9,9 @@ use crate::auth::{self, Autenticado, COOKIE_SESION};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::modelo::UsuarioPublico;
+use crate::realtime::Realtime;
+use crate::realtime::dispatcher::CualesSesiones;
+use crate::realtime::protocolo::cierre;
 use crate::store::Store;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -64,10 +67,18 @@ async fn login(
 #[post("/logout")]
 async fn logout(
     store: web::Data<Store>,
+    realtime: web::Data<Realtime>,
     settings: web::Data<Settings>,
     quien: Autenticado,
 ) -> Result<HttpResponse, ApiError> {
     auth::cerrar_sesion(&store, &quien.token).await?;
+    realtime
+        .cerrar_sesiones(
+            CualesSesiones::DeToken(quien.token.hash()),
+            cierre::NO_AUTENTICADO,
+            "sesión cerrada",
+        )
+        .await;
     Ok(HttpResponse::NoContent()
         .cookie(cookie_sesion(
             String::new(),

@@ -61,8 +61,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
             .configure(reglas::configure)
             .configure(flujos::configure)
             .default_service(web::to(ruta_desconocida)),
-    )
-    .service(actix_files::Files::new("/", static_dir).index_file("index.html"));
+    );
+    if static_dir.is_dir() {
+        cfg.service(actix_files::Files::new("/", static_dir).index_file("index.html"));
+    }
 }
 
 async fn ruta_desconocida() -> Result<HttpResponse, ApiError> {

@@ -5,6 +5,7 @@ mod helpers;
 mod socket;
 
 mod binario;
+mod cierres;
 mod cuentas;
 mod errores;
 mod migraciones;
