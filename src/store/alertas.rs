@@ -48,11 +48,7 @@ impl Store {
             .bind(nueva.fecha_envio)
             .fetch_one(&mut *tx)
             .await?;
-            let publicar = Publicar {
-                eventos: vec![evento(&alerta)],
-                idempotencia: idem.map(|i| i.con(&alerta)),
-                ..Default::default()
-            };
+            let publicar = Publicar::de_fila(evento(&alerta), &alerta, idem);
             let mut eventos = commit_publicando!(self, tx, publicar).await?;
             Ok::<_, sqlx::Error>((alerta, eventos.remove(0)))
         })?;
@@ -146,11 +142,7 @@ impl Store {
             match alerta {
                 None => Ok(None),
                 Some(alerta) => {
-                    let publicar = Publicar {
-                        eventos: vec![evento(&alerta)],
-                        idempotencia: idem.map(|i| i.con(&alerta)),
-                        ..Default::default()
-                    };
+                    let publicar = Publicar::de_fila(evento(&alerta), &alerta, idem);
                     let mut eventos = commit_publicando!(self, tx, publicar).await?;
                     Ok::<_, sqlx::Error>(Some((alerta, eventos.remove(0))))
                 }

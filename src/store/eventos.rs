@@ -16,12 +16,31 @@ pub struct Publicar<'a> {
     pub idempotencia: Option<(&'a Idempotencia, String)>,
 }
 
-impl Publicar<'_> {
+impl<'a> Publicar<'a> {
     pub fn uno(evento: NuevoEvento) -> Self {
         Self {
             eventos: vec![evento],
             ..Default::default()
         }
+    }
+
+    /// The event of a write whose answer is `fila`, recorded under `idem` if given.
+    pub(super) fn de_fila<T: serde::Serialize>(
+        evento: NuevoEvento,
+        fila: &T,
+        idem: Option<&'a Idempotencia>,
+    ) -> Self {
+        Self {
+            eventos: vec![evento],
+            pendientes_de: None,
+            idempotencia: idem.map(|i| i.con(fila)),
+        }
+    }
+
+    /// Also carry the sucursal's pending orders count.
+    pub(super) fn con_pendientes(mut self, sucursal: SucursalId) -> Self {
+        self.pendientes_de = Some(sucursal);
+        self
     }
 }
 

@@ -48,11 +48,8 @@ impl Store {
             .bind(ahora)
             .fetch_one(&mut *tx)
             .await?;
-            let publicar = Publicar {
-                eventos: vec![evento(&pedido)],
-                pendientes_de: Some(sucursal),
-                idempotencia: idem.map(|i| i.con(&pedido)),
-            };
+            let publicar = Publicar::de_fila(evento(&pedido), &pedido, idem)
+                .con_pendientes(sucursal);
             let mut eventos = commit_publicando!(self, tx, publicar).await?;
             Ok::<_, sqlx::Error>((pedido, eventos.remove(0)))
         })?;
@@ -126,11 +123,8 @@ impl Store {
             match pedido {
                 None => Ok(None),
                 Some(pedido) => {
-                    let publicar = Publicar {
-                        eventos: vec![evento(&pedido)],
-                        pendientes_de: Some(pedido.sucursal_id),
-                        idempotencia: idem.map(|i| i.con(&pedido)),
-                    };
+                    let publicar = Publicar::de_fila(evento(&pedido), &pedido, idem)
+                .con_pendientes(pedido.sucursal_id);
                     let mut eventos = commit_publicando!(self, tx, publicar).await?;
                     Ok::<_, sqlx::Error>(Some((pedido, eventos.remove(0))))
                 }

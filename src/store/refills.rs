@@ -36,11 +36,7 @@ impl Store {
             .bind(OffsetDateTime::now_utc())
             .fetch_one(&mut *tx)
             .await?;
-            let publicar = Publicar {
-                eventos: vec![evento(&refill)],
-                idempotencia: idem.map(|i| i.con(&refill)),
-                ..Default::default()
-            };
+            let publicar = Publicar::de_fila(evento(&refill), &refill, idem);
             let mut eventos = commit_publicando!(self, tx, publicar).await?;
             Ok::<_, sqlx::Error>((refill, eventos.remove(0)))
         })?;
@@ -106,11 +102,7 @@ impl Store {
             match refill {
                 None => Ok(None),
                 Some(refill) => {
-                    let publicar = Publicar {
-                        eventos: vec![evento(&refill)],
-                        idempotencia: idem.map(|i| i.con(&refill)),
-                        ..Default::default()
-                    };
+                    let publicar = Publicar::de_fila(evento(&refill), &refill, idem);
                     let mut eventos = commit_publicando!(self, tx, publicar).await?;
                     Ok::<_, sqlx::Error>(Some((refill, eventos.remove(0))))
                 }

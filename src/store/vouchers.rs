@@ -61,11 +61,7 @@ impl Store {
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
-            let publicar = Publicar {
-                eventos: vec![evento(&voucher)],
-                idempotencia: idem.map(|i| i.con(&voucher)),
-                ..Default::default()
-            };
+            let publicar = Publicar::de_fila(evento(&voucher), &voucher, idem);
             let mut eventos = commit_publicando!(self, tx, publicar).await?;
             Ok::<_, sqlx::Error>((voucher, eventos.remove(0)))
         })?;
