@@ -117,6 +117,10 @@ fn texto(payload: &Map<String, Value>, campo: &str) -> String {
 /// Parses a flat event; pure, so that every rule of the format is testable.
 fn evento_plano(autor: &Usuario, mut plano: Map<String, Value>) -> Result<NuevoEvento, PublicarError> {
     let invalido = |m: &str| PublicarError::Invalido(m.to_owned());
+    // Postgres can't keep U+0000 in text or JSONB: refuse it on both stores alike.
+    if plano.iter().any(|(k, v)| k.contains('\0') || contiene_nulo(v)) {
+        return Err(invalido("un texto contiene el carácter nulo (\\u0000)"));
+    }
     let mut tipo = match plano.remove("tipo") {
         Some(Value::String(t)) if es_nombre(&t) => t,
         _ => return Err(invalido("\"tipo\" debe ser un nombre de 1 a 50 letras minúsculas, números o '_'")),
@@ -157,6 +161,15 @@ fn evento_plano(autor: &Usuario, mut plano: Map<String, Value>) -> Result<NuevoE
         entidad,
         prioridad,
     })
+}
+
+fn contiene_nulo(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(contiene_nulo),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || contiene_nulo(v)),
+        _ => false,
+    }
 }
 
 fn es_nombre(s: &str) -> bool {
@@ -225,6 +238,7 @@ mod tests {
             json!({"tipo": "Con Espacios"}),
             json!({"tipo": "x", "prioridad": "rojo"}),
             json!({"tipo": "x", "sucursal_id": "uno"}),
+            json!({"tipo": "x", "nota": {"texto": "a\u{0}b"}}),
         ] {
             assert!(evento_plano(&servicio(None), plano(malo.clone())).is_err(), "{malo}");
         }

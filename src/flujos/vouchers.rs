@@ -73,8 +73,8 @@ pub async fn rechazar_voucher(
     idem: Option<&Idempotencia>,
 ) -> Result<Voucher, FlujoError> {
     let motivo = motivo.trim();
-    if motivo.is_empty() || motivo.chars().count() > 500 {
-        return Err(Invalido::new("rechazar un voucher necesita un motivo (de 1 a 500 caracteres)").into());
+    if motivo.is_empty() || motivo.chars().count() > 500 || motivo.contains('\0') {
+        return Err(Invalido::new("rechazar un voucher necesita un motivo (de 1 a 500 caracteres, sin el carácter nulo)").into());
     }
     revisar(ctx, autor, id, EstadoVoucher::Rechazado, Some(motivo.to_owned()), idem).await
 }

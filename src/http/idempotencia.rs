@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::flujos::FlujoError;
 use crate::modelo::UsuarioId;
-use crate::store::{Idempotencia, Store, StoreError};
+use crate::store::{Idempotencia, Store};
 
 const CABECERA: &str = "Idempotency-Key";
 
@@ -70,13 +70,14 @@ where
     };
     match accion(Some(idem)).await {
         Ok(hecho) => Ok(HttpResponse::build(estado).json(hecho)),
-        // The same key committed first in a concurrent request: answer as it did.
-        Err(FlujoError::Store(StoreError::Duplicado(restriccion))) if restriccion.contains("idempotencia") => {
-            repetida(store, usuario, &clave, &ruta)
-                .await?
-                .ok_or_else(|| ApiError::interno("respuesta idempotente perdida"))
-        }
-        Err(e) => Err(e.into()),
+        // A concurrent request with the same key may have committed first and
+        // made this one fail — on the key itself, or because the row already
+        // moved (a double-tapped approval finds the order approved): answer
+        // as it did. Without a recorded answer the failure is this request's own.
+        Err(e) => match repetida(store, usuario, &clave, &ruta).await? {
+            Some(respuesta) => Ok(respuesta),
+            None => Err(e.into()),
+        },
     }
 }
 

@@ -205,8 +205,15 @@ fn texto_requerido(campo: &str, texto: &str, maximo: usize) -> Result<String, In
     match texto.chars().count() {
         0 => Err(Invalido::new(format!("{campo} no puede estar vacío"))),
         n if n > maximo => Err(Invalido::new(format!("{campo} tiene más de {maximo} caracteres"))),
+        _ if tiene_nulo(texto) => Err(Invalido::new(format!("{campo} contiene el carácter nulo"))),
         _ => Ok(texto.to_owned()),
     }
+}
+
+/// Postgres can't store U+0000 in text (SQLite can): refused on both, so
+/// that junk gets the same 400 from either store instead of a 500 from one.
+fn tiene_nulo(texto: &str) -> bool {
+    texto.contains('\0')
 }
 
 fn texto_opcional(campo: &str, texto: Option<String>, maximo: usize) -> Result<Option<String>, Invalido> {
@@ -238,6 +245,13 @@ mod tests {
         assert!(!Entregado.puede_pasar_a(Cancelado));
         assert!(!Pendiente.puede_pasar_a(Listo));
         assert!(!Cancelado.puede_pasar_a(Pendiente));
+    }
+
+    #[test]
+    fn un_texto_con_el_caracter_nulo_se_rechaza() {
+        assert!(texto_requerido("cliente", "Ana\0", 100).is_err());
+        assert!(texto_opcional("nota", Some("\0".into()), 100).is_err());
+        assert_eq!(texto_requerido("cliente", " Ana ", 100).unwrap(), "Ana");
     }
 
     #[test]

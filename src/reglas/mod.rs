@@ -51,6 +51,10 @@ pub struct Fallo {
 pub struct Compilada {
     pub fuente: String,
     ast: AST,
+    /// Whether the script mentions `payload`. Converting an event's payload
+    /// for the script is most of the cost of a `destinos` call, and the
+    /// shipped rule never reads it, so it is converted only when used.
+    usa_payload: bool,
 }
 
 /// What a desk's alert looks like to `prioridad(alerta)`.
@@ -150,6 +154,7 @@ impl RuleEngine {
         }
         Ok(Compilada {
             fuente: fuente.to_owned(),
+            usa_payload: fuente.contains("payload"),
             ast,
         })
     }
@@ -182,7 +187,7 @@ impl RuleEngine {
         self.decidir(
             NombreRegla::Prioridad,
             Some(alerta.sucursal_id),
-            (self.mapa_alerta(alerta),),
+            |_| (self.mapa_alerta(alerta),),
             defecto,
             parse_prioridad,
         )
@@ -193,7 +198,7 @@ impl RuleEngine {
         self.decidir(
             NombreRegla::Destinos,
             evento.sucursal_id,
-            (self.mapa_evento(evento),),
+            |regla| (self.mapa_evento(evento, regla.usa_payload),),
             destinos_por_defecto(evento.tipo),
             parse_destinos,
         )
@@ -205,7 +210,7 @@ impl RuleEngine {
         let nueva = self.decidir(
             NombreRegla::Escalado,
             Some(alerta.sucursal_id),
-            (self.mapa_escalado(alerta), Dynamic::from_int(minutos_sin_leer)),
+            |_| (self.mapa_escalado(alerta), Dynamic::from_int(minutos_sin_leer)),
             None,
             parse_escalado,
         );
@@ -213,11 +218,11 @@ impl RuleEngine {
     }
 
     /// Runs the rule in force; on any failure reports it and answers `defecto`.
-    fn decidir<T>(
+    fn decidir<T, A: FuncArgs>(
         &self,
         nombre: NombreRegla,
         sucursal_id: Option<SucursalId>,
-        args: impl FuncArgs,
+        args: impl FnOnce(&Compilada) -> A,
         defecto: T,
         parse: fn(Dynamic) -> Result<T, String>,
     ) -> T {
@@ -227,7 +232,7 @@ impl RuleEngine {
         self.contadores[indice(nombre)]
             .evaluaciones
             .fetch_add(1, Ordering::Relaxed);
-        match self.correr(nombre, &regla.ast, args).and_then(|d| {
+        match self.correr(nombre, &regla.ast, args(&regla)).and_then(|d| {
             parse(d).map_err(|mensaje| Fallo {
                 regla: nombre,
                 linea: None,
@@ -286,16 +291,17 @@ impl RuleEngine {
         m
     }
 
-    fn mapa_evento(&self, e: &EntradaEvento<'_>) -> Map {
+    fn mapa_evento(&self, e: &EntradaEvento<'_>, con_payload: bool) -> Map {
         let mut m = Map::new();
         m.insert("tipo".into(), e.tipo.into());
         m.insert("subtipo".into(), opcional(e.subtipo));
         m.insert("sucursal_id".into(), opcional(e.sucursal_id.map(|s| s.0)));
         m.insert("prioridad".into(), opcional(e.prioridad.map(|p| p.as_str())));
-        m.insert(
-            "payload".into(),
-            rhai::serde::to_dynamic(e.payload).unwrap_or(Dynamic::UNIT),
-        );
+        let payload = match con_payload {
+            true => rhai::serde::to_dynamic(e.payload).unwrap_or(Dynamic::UNIT),
+            false => Dynamic::UNIT,
+        };
+        m.insert("payload".into(), payload);
         m.insert("hora".into(), self.hora().into());
         m
     }

@@ -187,3 +187,17 @@ fn probar_no_publica_y_mide() {
     assert!(p.micros > 0.0);
     assert!(fallos.try_recv().is_err(), "probar no reporta fallos al monitor");
 }
+
+#[test]
+fn una_regla_que_lee_el_payload_lo_recibe() {
+    let (reglas, mut fallos) = RuleEngine::new(UtcOffset::UTC);
+    instalar(
+        &reglas,
+        NombreRegla::Destinos,
+        r#"fn destinos(e) { if e.payload.mensaje == "para caja" { ["atencion"] } else { ["cocina"] } }"#,
+    );
+    let payload = serde_json::json!({"mensaje": "para caja"}).as_object().unwrap().clone();
+    let e = EntradaEvento { tipo: "aviso", subtipo: None, sucursal_id: None, prioridad: None, payload: &payload };
+    assert_eq!(reglas.destinos(&e), Destinos::de(&[Audiencia::Atencion]));
+    assert!(fallos.try_recv().is_err());
+}

@@ -8,6 +8,7 @@ mod binario;
 mod cierres;
 mod cuentas;
 mod errores;
+mod flujos;
 mod migraciones;
 mod realtime;
 mod reglas;

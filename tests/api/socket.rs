@@ -45,7 +45,10 @@ impl TestApp {
 
     /// Connects with `Authorization: Bearer` and waits for `hola`.
     pub async fn socket(&self, token: &str) -> Cliente {
-        match self.conectar(&[("Authorization", format!("Bearer {token}"))]).await {
+        match self
+            .conectar(&[("Authorization", format!("Bearer {token}"))])
+            .await
+        {
             Conexion::Abierta(c) => *c,
             otra => panic!("el socket no abrió: {otra:?}"),
         }
@@ -56,7 +59,8 @@ impl TestApp {
         let mut req = self.ws_url().into_client_request().unwrap();
         for (nombre, valor) in cabeceras {
             req.headers_mut().insert(
-                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(nombre.as_bytes()).unwrap(),
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(nombre.as_bytes())
+                    .unwrap(),
                 valor.parse().unwrap(),
             );
         }
