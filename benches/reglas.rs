@@ -14,10 +14,18 @@ use comanda::reglas::{EntradaAlerta, EntradaEvento, RuleEngine};
 fn reglas(c: &mut Criterion) {
     let (motor, _fallos) = RuleEngine::new(UtcOffset::UTC);
     for (nombre, fuente) in [
-        (NombreRegla::Prioridad, include_str!("../rules/prioridad.rhai")),
-        (NombreRegla::Destinos, include_str!("../rules/destinos.rhai")),
+        (
+            NombreRegla::Prioridad,
+            include_str!("../rules/prioridad.rhai"),
+        ),
+        (
+            NombreRegla::Destinos,
+            include_str!("../rules/destinos.rhai"),
+        ),
     ] {
-        let compilada = motor.compilar(nombre, fuente).expect("shipped rule compiles");
+        let compilada = motor
+            .compilar(nombre, fuente)
+            .expect("shipped rule compiles");
         motor.instalar(nombre, compilada);
     }
     let alerta = EntradaAlerta {

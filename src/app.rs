@@ -14,9 +14,9 @@ use crate::flujos::Contexto;
 use crate::http::{self, OrigenesPermitidos};
 use crate::modelo::{Sucursal, Usuario};
 use crate::realtime::Realtime;
-use crate::reglas::{self, Reglas};
 use crate::realtime::dispatcher::CualesSesiones;
 use crate::realtime::protocolo::cierre;
+use crate::reglas::{self, Reglas};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -58,9 +58,16 @@ impl Parada {
     pub async fn parar(&self) {
         let cerradas = self
             .realtime
-            .cerrar_sesiones(CualesSesiones::Todas, cierre::APAGANDO, "el servidor se apaga")
+            .cerrar_sesiones(
+                CualesSesiones::Todas,
+                cierre::APAGANDO,
+                "el servidor se apaga",
+            )
             .await;
-        tracing::info!(sesiones = cerradas, "sockets cerrados; esperando las peticiones en curso");
+        tracing::info!(
+            sesiones = cerradas,
+            "sockets cerrados; esperando las peticiones en curso"
+        );
         self.server.stop(true).await;
     }
 }
@@ -87,8 +94,12 @@ impl Application {
             })?
             .port();
 
-        let (reglas, fallos) =
-            Reglas::iniciar(store.clone(), settings.rules_dir.clone(), settings.zona_horaria).await?;
+        let (reglas, fallos) = Reglas::iniciar(
+            store.clone(),
+            settings.rules_dir.clone(),
+            settings.zona_horaria,
+        )
+        .await?;
         actix_web::rt::spawn(reglas.clone().reportar_fallos(fallos));
         if let Err(e) = reglas::vigilar(reglas.clone()) {
             tracing::warn!(dir = %settings.rules_dir.display(), error = %e, "no se pueden vigilar las reglas: solo cambiarán por la API");

@@ -15,7 +15,7 @@ use crate::store::{Store, StoreError};
 
 /// Who receives an event when no rule says otherwise — the seed's routing:
 /// kitchen alerts and refills go to the kitchen, the kitchen's answers to
-/// the desk, vouchers and orders to the desk and the managers; anything else
+/// the desk (and to the other kitchen screens, which drop the alert too), vouchers and orders to the desk and the managers; anything else
 /// only to the monitors. An escalated alert goes to the kitchen and to the
 /// desk that sent it. `rules/destinos.rhai` ships the same.
 pub fn destinos_por_defecto(tipo: &str) -> Destinos {
@@ -23,7 +23,7 @@ pub fn destinos_por_defecto(tipo: &str) -> Destinos {
     match tipo {
         "alerta_cocina" => Destinos::de(&[Cocina]),
         "alerta_escalada" => Destinos::de(&[Cocina, Atencion]),
-        "alerta_leida" => Destinos::de(&[Atencion]),
+        "alerta_leida" => Destinos::de(&[Atencion, Cocina]),
         t if t.starts_with("refill_") => Destinos::de(&[Cocina]),
         t if t.starts_with("voucher_") || t.starts_with("pedido_") => {
             Destinos::de(&[Atencion, Admin])
@@ -115,15 +115,25 @@ fn texto(payload: &Map<String, Value>, campo: &str) -> String {
 }
 
 /// Parses a flat event; pure, so that every rule of the format is testable.
-fn evento_plano(autor: &Usuario, mut plano: Map<String, Value>) -> Result<NuevoEvento, PublicarError> {
+fn evento_plano(
+    autor: &Usuario,
+    mut plano: Map<String, Value>,
+) -> Result<NuevoEvento, PublicarError> {
     let invalido = |m: &str| PublicarError::Invalido(m.to_owned());
     // Postgres can't keep U+0000 in text or JSONB: refuse it on both stores alike.
-    if plano.iter().any(|(k, v)| k.contains('\0') || contiene_nulo(v)) {
+    if plano
+        .iter()
+        .any(|(k, v)| k.contains('\0') || contiene_nulo(v))
+    {
         return Err(invalido("un texto contiene el carácter nulo (\\u0000)"));
     }
     let mut tipo = match plano.remove("tipo") {
         Some(Value::String(t)) if es_nombre(&t) => t,
-        _ => return Err(invalido("\"tipo\" debe ser un nombre de 1 a 50 letras minúsculas, números o '_'")),
+        _ => {
+            return Err(invalido(
+                "\"tipo\" debe ser un nombre de 1 a 50 letras minúsculas, números o '_'",
+            ));
+        }
     };
     let mut subtipo = match plano.remove("subtipo") {
         None | Some(Value::Null) => None,
@@ -136,9 +146,11 @@ fn evento_plano(autor: &Usuario, mut plano: Map<String, Value>) -> Result<NuevoE
     }
     let sucursal_id = match plano.remove("sucursal_id") {
         None | Some(Value::Null) => autor.sucursal_id,
-        Some(v) => Some(SucursalId(
-            v.as_i64().ok_or_else(|| invalido("\"sucursal_id\" debe ser un número"))?,
-        )),
+        Some(v) => {
+            Some(SucursalId(v.as_i64().ok_or_else(|| {
+                invalido("\"sucursal_id\" debe ser un número")
+            })?))
+        }
     };
     let prioridad = match plano.remove("prioridad") {
         None | Some(Value::Null) => None,
@@ -174,7 +186,8 @@ fn contiene_nulo(v: &Value) -> bool {
 
 fn es_nombre(s: &str) -> bool {
     (1..=50).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 #[cfg(test)]
@@ -209,7 +222,13 @@ mod tests {
         assert_eq!(e.tipo, "voucher_nuevo");
         assert_eq!(e.subtipo.as_deref(), Some("whatsapp"));
         assert_eq!(e.sucursal_id, Some(SucursalId(1)));
-        assert_eq!(e.entidad, Some(Entidad { tipo: "VOUCHER".into(), id: 123 }));
+        assert_eq!(
+            e.entidad,
+            Some(Entidad {
+                tipo: "VOUCHER".into(),
+                id: 123
+            })
+        );
         assert_eq!(e.payload.get("usuario_id"), Some(&json!(456)));
         assert!(e.destinos.contiene(Audiencia::Atencion));
         assert!(!e.destinos.contiene(Audiencia::Cocina));
@@ -225,7 +244,13 @@ mod tests {
         .unwrap();
         assert_eq!(e.prioridad, Some(Prioridad::Alta));
         assert_eq!(e.sucursal_id, Some(SucursalId(2)));
-        assert_eq!(e.entidad, Some(Entidad { tipo: "ALERTA".into(), id: 10 }));
+        assert_eq!(
+            e.entidad,
+            Some(Entidad {
+                tipo: "ALERTA".into(),
+                id: 10
+            })
+        );
         assert_eq!(e.destinos, Destinos::de(&[Audiencia::Cocina]));
         assert!(!e.payload.contains_key("prioridad") && !e.payload.contains_key("tipo"));
     }
@@ -240,7 +265,10 @@ mod tests {
             json!({"tipo": "x", "sucursal_id": "uno"}),
             json!({"tipo": "x", "nota": {"texto": "a\u{0}b"}}),
         ] {
-            assert!(evento_plano(&servicio(None), plano(malo.clone())).is_err(), "{malo}");
+            assert!(
+                evento_plano(&servicio(None), plano(malo.clone())).is_err(),
+                "{malo}"
+            );
         }
     }
 }

@@ -25,7 +25,11 @@ pub async fn alertar_cocina(
                 .pedido(id)
                 .await?
                 .filter(|p| p.sucursal_id == sucursal)
-                .ok_or_else(|| FlujoError::NoEncontrado(format!("el pedido {id} no existe en la sucursal {sucursal}")))?;
+                .ok_or_else(|| {
+                    FlujoError::NoEncontrado(format!(
+                        "el pedido {id} no existe en la sucursal {sucursal}"
+                    ))
+                })?;
             Some((ahora - pedido.creado).whole_minutes())
         }
         None => None,
@@ -104,6 +108,8 @@ pub async fn marcar_leida(
         .await?;
     match leida {
         Some((alerta, _)) => Ok(alerta),
-        None => Err(FlujoError::Conflicto(format!("la alerta {id} ya estaba leída"))),
+        None => Err(FlujoError::Conflicto(format!(
+            "la alerta {id} ya estaba leída"
+        ))),
     }
 }

@@ -45,13 +45,19 @@ pub struct Contexto {
 impl Contexto {
     /// The sucursal a new row goes to: the one asked for, or the caller's;
     /// in the caller's scope, and existing.
-    async fn sucursal_para(&self, autor: &Usuario, pedida: Option<SucursalId>) -> Result<SucursalId, FlujoError> {
+    async fn sucursal_para(
+        &self,
+        autor: &Usuario,
+        pedida: Option<SucursalId>,
+    ) -> Result<SucursalId, FlujoError> {
         let sucursal = pedida
             .or(autor.sucursal_id)
             .ok_or_else(|| Invalido::new("falta sucursal_id"))?;
         en_alcance(autor, sucursal)?;
         if self.store.sucursal(sucursal).await?.is_none() {
-            return Err(FlujoError::NoEncontrado(format!("la sucursal {sucursal} no existe")));
+            return Err(FlujoError::NoEncontrado(format!(
+                "la sucursal {sucursal} no existe"
+            )));
         }
         Ok(sucursal)
     }

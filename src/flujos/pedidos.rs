@@ -44,7 +44,11 @@ pub async fn crear_pedido(
     Ok(pedido)
 }
 
-async fn pedido_en_alcance(ctx: &Contexto, autor: &Usuario, id: PedidoId) -> Result<Pedido, FlujoError> {
+async fn pedido_en_alcance(
+    ctx: &Contexto,
+    autor: &Usuario,
+    id: PedidoId,
+) -> Result<Pedido, FlujoError> {
     let pedido = ctx
         .store
         .pedido(id)
@@ -68,7 +72,15 @@ pub async fn aprobar_pedido(
             actual.estado
         )));
     }
-    mover(ctx, autor, actual, EstadoPedido::EnPreparacion, "pedido_aprobado", idem).await
+    mover(
+        ctx,
+        autor,
+        actual,
+        EstadoPedido::EnPreparacion,
+        "pedido_aprobado",
+        idem,
+    )
+    .await
 }
 
 /// Along the allowed transitions only: EN_PREPARACION → LISTO → ENTREGADO,

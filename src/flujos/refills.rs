@@ -54,8 +54,10 @@ pub async fn cambiar_estado_refill(
     en_alcance(autor, actual.sucursal_id)?;
     let permitido = matches!(
         (actual.estado, estado),
-        (EstadoRefill::Pendiente, EstadoRefill::EnProceso | EstadoRefill::Completado)
-            | (EstadoRefill::EnProceso, EstadoRefill::Completado)
+        (
+            EstadoRefill::Pendiente,
+            EstadoRefill::EnProceso | EstadoRefill::Completado
+        ) | (EstadoRefill::EnProceso, EstadoRefill::Completado)
     );
     if !permitido {
         return Err(FlujoError::Conflicto(format!(

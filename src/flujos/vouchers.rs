@@ -9,7 +9,9 @@
 use serde_json::json;
 
 use super::{Contexto, FlujoError, en_alcance};
-use crate::modelo::{EstadoVoucher, Invalido, NuevoEvento, NuevoVoucher, Pedido, Rol, Usuario, Voucher, VoucherId};
+use crate::modelo::{
+    EstadoVoucher, Invalido, NuevoEvento, NuevoVoucher, Pedido, Rol, Usuario, Voucher, VoucherId,
+};
 use crate::store::{Idempotencia, Revision};
 
 pub async fn registrar_voucher(
@@ -21,9 +23,15 @@ pub async fn registrar_voucher(
     let nuevo = nuevo.validar()?;
     let sucursal = ctx.sucursal_para(autor, nuevo.sucursal_id).await?;
     if let Some(id) = nuevo.pedido_id
-        && ctx.store.pedido(id).await?.is_none_or(|p| p.sucursal_id != sucursal)
+        && ctx
+            .store
+            .pedido(id)
+            .await?
+            .is_none_or(|p| p.sucursal_id != sucursal)
     {
-        return Err(FlujoError::NoEncontrado(format!("el pedido {id} no existe en la sucursal {sucursal}")));
+        return Err(FlujoError::NoEncontrado(format!(
+            "el pedido {id} no existe en la sucursal {sucursal}"
+        )));
     }
     let subtipo = match autor.rol {
         Rol::Servicio => "whatsapp",
@@ -74,9 +82,20 @@ pub async fn rechazar_voucher(
 ) -> Result<Voucher, FlujoError> {
     let motivo = motivo.trim();
     if motivo.is_empty() || motivo.chars().count() > 500 || motivo.contains('\0') {
-        return Err(Invalido::new("rechazar un voucher necesita un motivo (de 1 a 500 caracteres, sin el carácter nulo)").into());
+        return Err(Invalido::new(
+            "rechazar un voucher necesita un motivo (de 1 a 500 caracteres, sin el carácter nulo)",
+        )
+        .into());
     }
-    revisar(ctx, autor, id, EstadoVoucher::Rechazado, Some(motivo.to_owned()), idem).await
+    revisar(
+        ctx,
+        autor,
+        id,
+        EstadoVoucher::Rechazado,
+        Some(motivo.to_owned()),
+        idem,
+    )
+    .await
 }
 
 async fn revisar(
@@ -94,7 +113,10 @@ async fn revisar(
         .ok_or_else(|| FlujoError::NoEncontrado(format!("el voucher {id} no existe")))?;
     en_alcance(autor, actual.sucursal_id)?;
     if actual.estado != EstadoVoucher::Pendiente {
-        return Err(FlujoError::Conflicto(format!("el voucher {id} ya está {}", actual.estado)));
+        return Err(FlujoError::Conflicto(format!(
+            "el voucher {id} ya está {}",
+            actual.estado
+        )));
     }
     let revision = Revision {
         estado,
@@ -140,7 +162,7 @@ async fn revisar(
             idem,
         )
         .await?;
-    revisado
-        .map(|(v, _)| v)
-        .ok_or_else(|| FlujoError::Conflicto(format!("el voucher {id} fue revisado mientras tanto")))
+    revisado.map(|(v, _)| v).ok_or_else(|| {
+        FlujoError::Conflicto(format!("el voucher {id} fue revisado mientras tanto"))
+    })
 }

@@ -89,7 +89,6 @@ async fn cambiar_usuario(
 ) -> Result<HttpResponse, ApiError> {
     let autor = quien.exigir(Permiso::AdministrarUsuarios)?;
     let id = UsuarioId(id.into_inner());
-    let usuario =
-        cuentas::cambiar_usuario(&store, &realtime, autor, id, body.into_inner()).await?;
+    let usuario = cuentas::cambiar_usuario(&store, &realtime, autor, id, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(usuario))
 }

@@ -10,8 +10,8 @@ use crate::auth::{Alcance, Autenticado, Permiso};
 use crate::error::ApiError;
 use crate::eventos::{self, PublicarError};
 use crate::realtime::Realtime;
-use crate::reglas::Reglas;
 use crate::realtime::dispatcher::{ConsultarEstadisticas, EventosEnVivo};
+use crate::reglas::Reglas;
 use crate::store::{FiltroEventos, Store};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -41,8 +41,7 @@ async fn publicar(
     body: web::Json<Map<String, Value>>,
 ) -> Result<HttpResponse, ApiError> {
     let autor = quien.exigir(Permiso::PublicarEventos)?;
-    let evento =
-        eventos::publicar_plano(&store, reglas.motor(), autor, body.into_inner()).await?;
+    let evento = eventos::publicar_plano(&store, reglas.motor(), autor, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(evento))
 }
 
@@ -74,7 +73,10 @@ async fn auditoria(
 
 /// The ring of the last 1000 events dispatched by this node, oldest first.
 #[get("/eventos/vivo")]
-async fn en_vivo(realtime: web::Data<Realtime>, quien: Autenticado) -> Result<HttpResponse, ApiError> {
+async fn en_vivo(
+    realtime: web::Data<Realtime>,
+    quien: Autenticado,
+) -> Result<HttpResponse, ApiError> {
     quien.exigir(Permiso::VerEventosEnVivo)?;
     let anillo = realtime
         .dispatcher()
@@ -82,7 +84,8 @@ async fn en_vivo(realtime: web::Data<Realtime>, quien: Autenticado) -> Result<Ht
         .await
         .map_err(|e| ApiError::interno(e.to_string()))?;
     // The envelopes are already JSON: splice their bytes instead of re-encoding.
-    let mut cuerpo = String::with_capacity(64 + anillo.iter().map(|e| e.json.len() + 1).sum::<usize>());
+    let mut cuerpo =
+        String::with_capacity(64 + anillo.iter().map(|e| e.json.len() + 1).sum::<usize>());
     cuerpo.push_str(&format!("{{\"total\":{},\"items\":[", anillo.len()));
     for (i, evento) in anillo.iter().enumerate() {
         if i > 0 {
@@ -91,12 +94,17 @@ async fn en_vivo(realtime: web::Data<Realtime>, quien: Autenticado) -> Result<Ht
         cuerpo.push_str(&evento.json);
     }
     cuerpo.push_str("]}");
-    Ok(HttpResponse::Ok().content_type("application/json").body(cuerpo))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(cuerpo))
 }
 
 /// Events since start and open sessions, within the caller's scope.
 #[get("/estadisticas")]
-async fn estadisticas(realtime: web::Data<Realtime>, quien: Autenticado) -> Result<HttpResponse, ApiError> {
+async fn estadisticas(
+    realtime: web::Data<Realtime>,
+    quien: Autenticado,
+) -> Result<HttpResponse, ApiError> {
     quien.exigir(Permiso::VerAuditoria)?;
     let mut e = realtime
         .dispatcher()

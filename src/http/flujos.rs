@@ -109,9 +109,14 @@ async fn aprobar_pedido(
     let autor = quien.exigir(Permiso::AprobarPedidos)?;
     let id = PedidoId(id.into_inner());
     let ctx = ctx.get_ref();
-    idempotente(&ctx.store, autor.id, &req, clave, StatusCode::OK, |idem| async move {
-        flujos::aprobar_pedido(ctx, autor, id, idem.as_ref()).await
-    })
+    idempotente(
+        &ctx.store,
+        autor.id,
+        &req,
+        clave,
+        StatusCode::OK,
+        |idem| async move { flujos::aprobar_pedido(ctx, autor, id, idem.as_ref()).await },
+    )
     .await
 }
 
@@ -133,9 +138,16 @@ async fn estado_pedido(
     let autor = quien.exigir(Permiso::AvanzarPedidos)?;
     let id = PedidoId(id.into_inner());
     let ctx = ctx.get_ref();
-    idempotente(&ctx.store, autor.id, &req, clave, StatusCode::OK, |idem| async move {
-        flujos::cambiar_estado_pedido(ctx, autor, id, body.estado, idem.as_ref()).await
-    })
+    idempotente(
+        &ctx.store,
+        autor.id,
+        &req,
+        clave,
+        StatusCode::OK,
+        |idem| async move {
+            flujos::cambiar_estado_pedido(ctx, autor, id, body.estado, idem.as_ref()).await
+        },
+    )
     .await
 }
 
@@ -190,9 +202,14 @@ async fn leer_alerta(
     let autor = quien.exigir(Permiso::AtenderCocina)?;
     let id = AlertaId(id.into_inner());
     let ctx = ctx.get_ref();
-    idempotente(&ctx.store, autor.id, &req, clave, StatusCode::OK, |idem| async move {
-        flujos::marcar_leida(ctx, autor, id, idem.as_ref()).await
-    })
+    idempotente(
+        &ctx.store,
+        autor.id,
+        &req,
+        clave,
+        StatusCode::OK,
+        |idem| async move { flujos::marcar_leida(ctx, autor, id, idem.as_ref()).await },
+    )
     .await
 }
 
@@ -254,9 +271,16 @@ async fn estado_refill(
     let autor = quien.exigir(Permiso::AtenderCocina)?;
     let id = RefillId(id.into_inner());
     let ctx = ctx.get_ref();
-    idempotente(&ctx.store, autor.id, &req, clave, StatusCode::OK, |idem| async move {
-        flujos::cambiar_estado_refill(ctx, autor, id, body.estado, idem.as_ref()).await
-    })
+    idempotente(
+        &ctx.store,
+        autor.id,
+        &req,
+        clave,
+        StatusCode::OK,
+        |idem| async move {
+            flujos::cambiar_estado_refill(ctx, autor, id, body.estado, idem.as_ref()).await
+        },
+    )
     .await
 }
 
@@ -294,9 +318,16 @@ async fn crear_voucher(
 ) -> Result<HttpResponse, ApiError> {
     let autor = quien.exigir(Permiso::RegistrarVouchers)?;
     let ctx = ctx.get_ref();
-    idempotente(&ctx.store, autor.id, &req, clave, StatusCode::CREATED, |idem| async move {
-        flujos::registrar_voucher(ctx, autor, body.into_inner(), idem.as_ref()).await
-    })
+    idempotente(
+        &ctx.store,
+        autor.id,
+        &req,
+        clave,
+        StatusCode::CREATED,
+        |idem| async move {
+            flujos::registrar_voucher(ctx, autor, body.into_inner(), idem.as_ref()).await
+        },
+    )
     .await
 }
 
@@ -311,9 +342,14 @@ async fn aprobar_voucher(
     let autor = quien.exigir(Permiso::RevisarVouchers)?;
     let id = VoucherId(id.into_inner());
     let ctx = ctx.get_ref();
-    idempotente(&ctx.store, autor.id, &req, clave, StatusCode::OK, |idem| async move {
-        flujos::aprobar_voucher(ctx, autor, id, idem.as_ref()).await
-    })
+    idempotente(
+        &ctx.store,
+        autor.id,
+        &req,
+        clave,
+        StatusCode::OK,
+        |idem| async move { flujos::aprobar_voucher(ctx, autor, id, idem.as_ref()).await },
+    )
     .await
 }
 
@@ -336,8 +372,15 @@ async fn rechazar_voucher(
     let autor = quien.exigir(Permiso::RevisarVouchers)?;
     let id = VoucherId(id.into_inner());
     let ctx = ctx.get_ref();
-    idempotente(&ctx.store, autor.id, &req, clave, StatusCode::OK, |idem| async move {
-        flujos::rechazar_voucher(ctx, autor, id, &body.motivo, idem.as_ref()).await
-    })
+    idempotente(
+        &ctx.store,
+        autor.id,
+        &req,
+        clave,
+        StatusCode::OK,
+        |idem| async move {
+            flujos::rechazar_voucher(ctx, autor, id, &body.motivo, idem.as_ref()).await
+        },
+    )
     .await
 }

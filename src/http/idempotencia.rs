@@ -27,7 +27,9 @@ impl FromRequest for ClaveIdempotencia {
         let clave = match req.headers().get(CABECERA) {
             None => Ok(ClaveIdempotencia(None)),
             Some(v) => match v.to_str() {
-                Ok(s) if (1..=200).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) => {
+                Ok(s)
+                    if (1..=200).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) =>
+                {
                     Ok(ClaveIdempotencia(Some(s.to_owned())))
                 }
                 _ => Err(ApiError::Invalida(format!(

@@ -19,8 +19,8 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use crate::error::{ApiError, json_error, path_error, query_error};
 use crate::auth::{Alcance, Autenticado};
+use crate::error::{ApiError, json_error, path_error, query_error};
 use crate::modelo::{EventoId, SucursalId};
 
 /// Largest JSON body accepted by the API.

@@ -170,6 +170,8 @@ async fn restaurar(
     body: web::Json<Restaurar>,
 ) -> Result<HttpResponse, ApiError> {
     let autor = quien.exigir(Permiso::EditarReglas)?;
-    let version = reglas.restaurar(nombre(&ruta)?, body.version, autor).await?;
+    let version = reglas
+        .restaurar(nombre(&ruta)?, body.version, autor)
+        .await?;
     Ok(HttpResponse::Ok().json(version))
 }

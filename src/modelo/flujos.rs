@@ -23,7 +23,9 @@ impl<'de> Deserialize<'de> for Monto {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let valor = f64::deserialize(d)?;
         if !valor.is_finite() || valor < 0.0 {
-            return Err(serde::de::Error::custom("el monto debe ser un número no negativo"));
+            return Err(serde::de::Error::custom(
+                "el monto debe ser un número no negativo",
+            ));
         }
         if valor > 10_000_000.0 {
             return Err(serde::de::Error::custom("el monto supera S/ 10 000 000"));
@@ -49,7 +51,9 @@ impl EstadoPedido {
         use EstadoPedido::*;
         matches!(
             (self, nuevo),
-            (EnPreparacion, Listo) | (Listo, Entregado) | (Pendiente | EnPreparacion | Listo, Cancelado)
+            (EnPreparacion, Listo)
+                | (Listo, Entregado)
+                | (Pendiente | EnPreparacion | Listo, Cancelado)
         )
     }
 }
@@ -204,7 +208,9 @@ fn texto_requerido(campo: &str, texto: &str, maximo: usize) -> Result<String, In
     let texto = texto.trim();
     match texto.chars().count() {
         0 => Err(Invalido::new(format!("{campo} no puede estar vacío"))),
-        n if n > maximo => Err(Invalido::new(format!("{campo} tiene más de {maximo} caracteres"))),
+        n if n > maximo => Err(Invalido::new(format!(
+            "{campo} tiene más de {maximo} caracteres"
+        ))),
         _ if tiene_nulo(texto) => Err(Invalido::new(format!("{campo} contiene el carácter nulo"))),
         _ => Ok(texto.to_owned()),
     }
@@ -216,7 +222,11 @@ fn tiene_nulo(texto: &str) -> bool {
     texto.contains('\0')
 }
 
-fn texto_opcional(campo: &str, texto: Option<String>, maximo: usize) -> Result<Option<String>, Invalido> {
+fn texto_opcional(
+    campo: &str,
+    texto: Option<String>,
+    maximo: usize,
+) -> Result<Option<String>, Invalido> {
     match texto.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(t) => texto_requerido(campo, t, maximo).map(Some),

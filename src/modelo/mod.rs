@@ -11,12 +11,12 @@ mod usuario;
 
 pub use cocina::{AlertaCocina, EstadoRefill, SolicitudRefill};
 pub use evento::{Audiencia, Destinos, Entidad, Evento, NuevoEvento, Prioridad};
-pub use regla::{NombreRegla, VersionRegla};
 pub use flujos::{
     EstadoPedido, EstadoVoucher, Monto, NuevaAlertaCocina, NuevoPedido, NuevoRefill, NuevoVoucher,
     OrigenPedido, Pedido, Voucher,
 };
 pub use ids::{AlertaId, EventoId, PedidoId, RefillId, SucursalId, UsuarioId, VoucherId};
+pub use regla::{NombreRegla, VersionRegla};
 pub use sucursal::{NuevaSucursal, Sucursal};
 pub use usuario::{
     CambioUsuario, NuevoUsuario, Password, Rol, Usuario, UsuarioCambiado, UsuarioPublico,

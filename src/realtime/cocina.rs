@@ -14,7 +14,9 @@ use time::OffsetDateTime;
 use super::dispatcher::Dispatcher;
 use super::protocolo::EventoPublicado;
 use super::sucursal::Difundir;
-use crate::modelo::{AlertaCocina, EstadoRefill, Evento, EventoId, Prioridad, SolicitudRefill, SucursalId};
+use crate::modelo::{
+    AlertaCocina, EstadoRefill, Evento, EventoId, Prioridad, SolicitudRefill, SucursalId,
+};
 use crate::store::{Store, TrabajoAbierto};
 
 /// An unread alert as the kitchen holds it.
@@ -138,7 +140,11 @@ impl Cocina {
                         RefillAbierto {
                             id,
                             producto: texto(e, "producto").unwrap_or_default(),
-                            cantidad: e.payload.get("cantidad").and_then(|v| v.as_i64()).unwrap_or(1),
+                            cantidad: e
+                                .payload
+                                .get("cantidad")
+                                .and_then(|v| v.as_i64())
+                                .unwrap_or(1),
                             estado: EstadoRefill::Pendiente,
                         },
                     );
@@ -196,7 +202,10 @@ fn fecha(e: &Evento, campo: &str) -> Option<OffsetDateTime> {
 }
 
 fn texto(e: &Evento, campo: &str) -> Option<String> {
-    e.payload.get(campo).and_then(|v| v.as_str()).map(str::to_owned)
+    e.payload
+        .get(campo)
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
 }
 
 impl From<AlertaCocina> for AlertaAbierta {

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use actix::prelude::*;
 use time::OffsetDateTime;
 
+use super::SesionId;
 use super::cocina::{Cocina, Escalador, ResumenCocina};
 use super::protocolo::{Aviso, EventoPublicado, Presencia};
 use super::session::{Cerrar, Entregar, Frame, Session};
 use super::sucursal::{Difundir, Salir, Sucursal, Unirse};
-use super::SesionId;
-use crate::config::RealtimeSettings;
 use crate::auth::{Perfil, TokenHash};
+use crate::config::RealtimeSettings;
 use crate::modelo::{Evento, EventoId, Rol, SucursalId, UsuarioId};
 use crate::store::Store;
 
@@ -58,7 +58,10 @@ impl Dispatcher {
             config,
             sucursales: HashMap::new(),
             sesiones: HashMap::new(),
-            presencias: sucursales.iter().map(|s| (*s, Presencia::default())).collect(),
+            presencias: sucursales
+                .iter()
+                .map(|s| (*s, Presencia::default()))
+                .collect(),
             cocinas: HashMap::new(),
             anillo: VecDeque::with_capacity(TAMANO_ANILLO),
             eventos_desde_inicio: 0,

@@ -56,7 +56,12 @@ impl Realtime {
     ) -> Result<Self, StoreError> {
         let config = Arc::new(config);
         let ultimo_id = store.ultimo_evento_id().await?;
-        let sucursales = store.sucursales(None).await?.into_iter().map(|s| s.id).collect();
+        let sucursales = store
+            .sucursales(None)
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
         let escalado = EscaladoPorReglas {
             motor: reglas.clone(),
             store: store.clone(),
@@ -108,7 +113,12 @@ impl Realtime {
     }
 
     /// Closes sessions (logout, account change, shutdown); answers how many.
-    pub async fn cerrar_sesiones(&self, de: CualesSesiones, codigo: u16, motivo: &'static str) -> usize {
+    pub async fn cerrar_sesiones(
+        &self,
+        de: CualesSesiones,
+        codigo: u16,
+        motivo: &'static str,
+    ) -> usize {
         self.dispatcher
             .send(CerrarSesiones { de, codigo, motivo })
             .await

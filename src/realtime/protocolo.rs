@@ -97,12 +97,19 @@ pub enum Aviso<'a> {
         en_linea: &'a Presencia,
     },
     /// The resume point is too old: reload the lists by REST, then resume.
-    Reinicio { ultimo_id: EventoId },
+    Reinicio {
+        ultimo_id: EventoId,
+    },
     /// A client frame that could not be used.
-    Error { codigo: &'a str, mensaje: &'a str },
+    Error {
+        codigo: &'a str,
+        mensaje: &'a str,
+    },
     Pong,
     /// A flat event published over the socket was stored with this id.
-    Publicado { id: EventoId },
+    Publicado {
+        id: EventoId,
+    },
 }
 
 impl Aviso<'_> {
@@ -141,8 +148,7 @@ pub enum Entrante {
 
 /// Parses a client text frame; the error is the message of an `error` frame.
 pub fn parse_entrante(texto: &str) -> Result<Entrante, String> {
-    let valor: Value =
-        serde_json::from_str(texto).map_err(|e| format!("JSON no válido: {e}"))?;
+    let valor: Value = serde_json::from_str(texto).map_err(|e| format!("JSON no válido: {e}"))?;
     let Value::Object(mapa) = valor else {
         return Err("se esperaba un objeto JSON".into());
     };
@@ -193,7 +199,9 @@ mod tests {
     fn los_mensajes_del_cliente_se_reconocen() {
         assert_eq!(
             parse_entrante(r#"{"type":"reanudar","ultimo_id":5}"#),
-            Ok(Entrante::Mensaje(MensajeCliente::Reanudar { ultimo_id: EventoId(5) }))
+            Ok(Entrante::Mensaje(MensajeCliente::Reanudar {
+                ultimo_id: EventoId(5)
+            }))
         );
         assert_eq!(
             parse_entrante(r#"{"type":"ping"}"#),
@@ -203,7 +211,14 @@ mod tests {
             parse_entrante(r#"{"tipo":"voucher_nuevo","voucher_id":1}"#),
             Ok(Entrante::Publicacion(_))
         ));
-        for basura in ["", "hola", "[1]", r#"{"type":"bailar"}"#, r#"{"type":"reanudar"}"#, r#"{"x":1}"#] {
+        for basura in [
+            "",
+            "hola",
+            "[1]",
+            r#"{"type":"bailar"}"#,
+            r#"{"type":"reanudar"}"#,
+            r#"{"x":1}"#,
+        ] {
             assert!(parse_entrante(basura).is_err(), "{basura:?}");
         }
     }

@@ -14,11 +14,13 @@ use bytestring::ByteString;
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use super::dispatcher::{Baja, Dispatcher, Registrar};
-use super::protocolo::{Aviso, Entrante, EventoPublicado, MensajeCliente, cierre, envelope, parse_entrante};
 use super::SesionId;
-use crate::config::RealtimeSettings;
+use super::dispatcher::{Baja, Dispatcher, Registrar};
+use super::protocolo::{
+    Aviso, Entrante, EventoPublicado, MensajeCliente, cierre, envelope, parse_entrante,
+};
 use crate::auth::{Perfil, TokenHash};
+use crate::config::RealtimeSettings;
 use crate::eventos;
 use crate::modelo::{Evento, EventoId, Usuario, UsuarioPublico};
 use crate::reglas::RuleEngine;
@@ -232,7 +234,10 @@ impl Session {
         self.ultimo_enviado = desde;
         let mut lote = Vec::with_capacity(eventos.len());
         for evento in &eventos {
-            if self.perfil.puede_recibir(evento.sucursal_id, evento.destinos.0) {
+            if self
+                .perfil
+                .puede_recibir(evento.sucursal_id, evento.destinos.0)
+            {
                 lote.push(envelope(evento));
             }
             self.ultimo_enviado = evento.id;

@@ -27,7 +27,12 @@ impl Escalador for EscaladoPorReglas {
         let Some(hasta) = self.motor.escalar(&entrada, minutos_sin_leer) else {
             return;
         };
-        let (motor, store, desde, id) = (self.motor.clone(), self.store.clone(), alerta.prioridad, alerta.id);
+        let (motor, store, desde, id) = (
+            self.motor.clone(),
+            self.store.clone(),
+            alerta.prioridad,
+            alerta.id,
+        );
         actix_web::rt::spawn(async move {
             let resultado = store
                 .escalar_alerta(AlertaId(id), desde, hasta, |a| {
@@ -50,14 +55,19 @@ impl Escalador for EscaladoPorReglas {
                         payload,
                         usuario_id: None,
                         sucursal_id: Some(a.sucursal_id),
-                        entidad: Some(Entidad { tipo: "ALERTA".into(), id: a.id.0 }),
+                        entidad: Some(Entidad {
+                            tipo: "ALERTA".into(),
+                            id: a.id.0,
+                        }),
                         prioridad: Some(hasta),
                         destinos,
                     }
                 })
                 .await;
             match resultado {
-                Ok(Some(e)) => tracing::info!(alerta = id, %desde, %hasta, evento = %e.id, "alerta escalada"),
+                Ok(Some(e)) => {
+                    tracing::info!(alerta = id, %desde, %hasta, evento = %e.id, "alerta escalada")
+                }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(alerta = id, error = %e, "no se pudo escalar la alerta"),
             }

@@ -11,7 +11,9 @@ use time::UtcOffset;
 use tokio::sync::{Mutex, mpsc};
 
 use super::{ErrorCompilacion, Fallo, RuleEngine};
-use crate::modelo::{Audiencia, Destinos, Entidad, NombreRegla, NuevoEvento, Usuario, VersionRegla};
+use crate::modelo::{
+    Audiencia, Destinos, Entidad, NombreRegla, NuevoEvento, Usuario, VersionRegla,
+};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +23,10 @@ pub enum GestionError {
     #[error("la versión {0} no existe")]
     VersionInexistente(i64),
     #[error("no se pudo escribir {archivo}: {error}")]
-    Archivo { archivo: String, error: std::io::Error },
+    Archivo {
+        archivo: String,
+        error: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -64,7 +69,9 @@ impl Reglas {
             match reglas.recargar_archivo(*nombre).await {
                 Ok(_) => {}
                 Err(GestionError::Store(e)) => return Err(e),
-                Err(e) => tracing::error!(regla = %nombre.archivo(), error = %e, "regla no cargada: decide el valor por defecto"),
+                Err(e) => {
+                    tracing::error!(regla = %nombre.archivo(), error = %e, "regla no cargada: decide el valor por defecto")
+                }
             }
         }
         Ok((reglas, fallos))
@@ -103,7 +110,8 @@ impl Reglas {
         fuente: &str,
         autor: &Usuario,
     ) -> Result<VersionRegla, GestionError> {
-        self.guardar_desde(nombre, fuente, Some(autor), Origen::Api).await
+        self.guardar_desde(nombre, fuente, Some(autor), Origen::Api)
+            .await
     }
 
     /// Makes an old version active again, recorded as a new version.
@@ -118,8 +126,13 @@ impl Reglas {
             .version(nombre, version)
             .await?
             .ok_or(GestionError::VersionInexistente(version))?;
-        self.guardar_desde(nombre, &antigua.fuente, Some(autor), Origen::Restauracion(version))
-            .await
+        self.guardar_desde(
+            nombre,
+            &antigua.fuente,
+            Some(autor),
+            Origen::Restauracion(version),
+        )
+        .await
     }
 
     pub async fn versiones(&self, nombre: NombreRegla) -> Result<Vec<VersionRegla>, StoreError> {
@@ -129,7 +142,10 @@ impl Reglas {
     /// The watcher's path: the file changed on disk. Same source as the rule
     /// in force → nothing (it was our own write). Otherwise compile; if it
     /// does not, the old rule stays and the monitor is told.
-    pub async fn recargar_archivo(&self, nombre: NombreRegla) -> Result<Option<VersionRegla>, GestionError> {
+    pub async fn recargar_archivo(
+        &self,
+        nombre: NombreRegla,
+    ) -> Result<Option<VersionRegla>, GestionError> {
         let ruta = self.ruta(nombre);
         let fuente = match tokio::fs::read_to_string(&ruta).await {
             Ok(f) => f,
@@ -141,17 +157,27 @@ impl Reglas {
                 });
             }
         };
-        if self.motor.activa(nombre).is_some_and(|c| c.fuente == fuente) {
+        if self
+            .motor
+            .activa(nombre)
+            .is_some_and(|c| c.fuente == fuente)
+        {
             return Ok(None);
         }
-        match self.guardar_desde(nombre, &fuente, None, Origen::Archivo).await {
+        match self
+            .guardar_desde(nombre, &fuente, None, Origen::Archivo)
+            .await
+        {
             Err(GestionError::NoCompila(e)) => {
                 tracing::error!(regla = %nombre.archivo(), linea = e.linea, columna = e.columna, mensaje = %e.mensaje, "el archivo no compila: sigue la regla anterior");
                 self.publicar_fallo(&Fallo {
                     regla: nombre,
                     linea: e.linea,
                     columna: e.columna,
-                    mensaje: format!("el archivo no compila, sigue la versión anterior: {}", e.mensaje),
+                    mensaje: format!(
+                        "el archivo no compila, sigue la versión anterior: {}",
+                        e.mensaje
+                    ),
                     sucursal_id: None,
                 })
                 .await;
@@ -168,7 +194,10 @@ impl Reglas {
         autor: Option<&Usuario>,
         origen: Origen,
     ) -> Result<VersionRegla, GestionError> {
-        let compilada = self.motor.compilar(nombre, fuente).map_err(GestionError::NoCompila)?;
+        let compilada = self
+            .motor
+            .compilar(nombre, fuente)
+            .map_err(GestionError::NoCompila)?;
         let _turno = self.guardando.lock().await;
         let ya_vigente = self
             .store

@@ -26,7 +26,6 @@ pub use vigilante::vigilar;
 use crate::eventos::destinos_por_defecto;
 use crate::modelo::{Audiencia, Destinos, NombreRegla, Prioridad, SucursalId};
 
-
 /// A script that does not compile: where, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{mensaje} (línea {linea:?}, columna {columna:?})")]
@@ -109,7 +108,9 @@ pub struct RuleEngine {
 
 impl std::fmt::Debug for RuleEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuleEngine").field("zona", &self.zona).finish()
+        f.debug_struct("RuleEngine")
+            .field("zona", &self.zona)
+            .finish()
     }
 }
 
@@ -129,7 +130,11 @@ impl RuleEngine {
     }
 
     /// Compiles `fuente` and checks it defines the rule's function.
-    pub fn compilar(&self, nombre: NombreRegla, fuente: &str) -> Result<Compilada, ErrorCompilacion> {
+    pub fn compilar(
+        &self,
+        nombre: NombreRegla,
+        fuente: &str,
+    ) -> Result<Compilada, ErrorCompilacion> {
         let ast = self.engine.compile(fuente).map_err(|e| {
             let pos = e.position();
             ErrorCompilacion {
@@ -206,11 +211,20 @@ impl RuleEngine {
 
     /// A raised priority for an unread alert, or `None` to leave it. A rule
     /// may only raise: an answer at or below the current priority is no change.
-    pub fn escalar(&self, alerta: &EntradaEscalado<'_>, minutos_sin_leer: i64) -> Option<Prioridad> {
+    pub fn escalar(
+        &self,
+        alerta: &EntradaEscalado<'_>,
+        minutos_sin_leer: i64,
+    ) -> Option<Prioridad> {
         let nueva = self.decidir(
             NombreRegla::Escalado,
             Some(alerta.sucursal_id),
-            |_| (self.mapa_escalado(alerta), Dynamic::from_int(minutos_sin_leer)),
+            |_| {
+                (
+                    self.mapa_escalado(alerta),
+                    Dynamic::from_int(minutos_sin_leer),
+                )
+            },
             None,
             parse_escalado,
         );
@@ -250,10 +264,21 @@ impl RuleEngine {
         }
     }
 
-    fn correr(&self, nombre: NombreRegla, ast: &AST, args: impl FuncArgs) -> Result<Dynamic, Fallo> {
+    fn correr(
+        &self,
+        nombre: NombreRegla,
+        ast: &AST,
+        args: impl FuncArgs,
+    ) -> Result<Dynamic, Fallo> {
         let opciones = CallFnOptions::new().eval_ast(false).rewind_scope(false);
         self.engine
-            .call_fn_with_options::<Dynamic>(opciones, &mut Scope::new(), ast, nombre.funcion().0, args)
+            .call_fn_with_options::<Dynamic>(
+                opciones,
+                &mut Scope::new(),
+                ast,
+                nombre.funcion().0,
+                args,
+            )
             .map_err(|e| {
                 let pos = e.position();
                 Fallo {
@@ -283,7 +308,10 @@ impl RuleEngine {
     fn mapa_alerta(&self, a: &EntradaAlerta) -> Map {
         let mut m = Map::new();
         m.insert("mensaje".into(), a.mensaje.clone().into());
-        m.insert("prioridad_pedida".into(), opcional(a.prioridad_pedida.map(|p| p.as_str())));
+        m.insert(
+            "prioridad_pedida".into(),
+            opcional(a.prioridad_pedida.map(|p| p.as_str())),
+        );
         m.insert("pedido_id".into(), opcional(a.pedido_id));
         m.insert("sucursal_id".into(), a.sucursal_id.0.into());
         m.insert("hora".into(), self.hora().into());
@@ -296,7 +324,10 @@ impl RuleEngine {
         m.insert("tipo".into(), e.tipo.into());
         m.insert("subtipo".into(), opcional(e.subtipo));
         m.insert("sucursal_id".into(), opcional(e.sucursal_id.map(|s| s.0)));
-        m.insert("prioridad".into(), opcional(e.prioridad.map(|p| p.as_str())));
+        m.insert(
+            "prioridad".into(),
+            opcional(e.prioridad.map(|p| p.as_str())),
+        );
         let payload = match con_payload {
             true => rhai::serde::to_dynamic(e.payload).unwrap_or(Dynamic::UNIT),
             false => Dynamic::UNIT,
@@ -326,7 +357,10 @@ impl RuleEngine {
         minutos_sin_leer: i64,
     ) -> Prueba {
         let activa = self.activa(nombre);
-        let Some(ast) = compilada.map(|c| &c.ast).or(activa.as_deref().map(|c| &c.ast)) else {
+        let Some(ast) = compilada
+            .map(|c| &c.ast)
+            .or(activa.as_deref().map(|c| &c.ast))
+        else {
             return Prueba {
                 decision: None,
                 fallo: Some("no hay regla activa: decide el valor por defecto".into()),
@@ -343,10 +377,13 @@ impl RuleEngine {
                 };
             }
         };
-        mapa.entry("hora".into()).or_insert_with(|| self.hora().into());
+        mapa.entry("hora".into())
+            .or_insert_with(|| self.hora().into());
         let inicio = Instant::now();
         let resultado = match nombre {
-            NombreRegla::Escalado => self.correr(nombre, ast, (mapa, Dynamic::from_int(minutos_sin_leer))),
+            NombreRegla::Escalado => {
+                self.correr(nombre, ast, (mapa, Dynamic::from_int(minutos_sin_leer)))
+            }
             _ => self.correr(nombre, ast, (mapa,)),
         };
         let micros = inicio.elapsed().as_secs_f64() * 1e6;
@@ -391,9 +428,9 @@ fn parse_prioridad(d: Dynamic) -> Result<Prioridad, String> {
     let texto = d
         .into_immutable_string()
         .map_err(|_| format!("prioridad debe devolver un texto, no {tipo}"))?;
-    texto
-        .parse()
-        .map_err(|_| format!("prioridad devolvió {texto:?}: se esperaba \"normal\", \"alta\" o \"urgente\""))
+    texto.parse().map_err(|_| {
+        format!("prioridad devolvió {texto:?}: se esperaba \"normal\", \"alta\" o \"urgente\"")
+    })
 }
 
 fn parse_destinos(d: Dynamic) -> Result<Destinos, String> {

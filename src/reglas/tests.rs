@@ -13,7 +13,9 @@ fn con_reglas() -> (RuleEngine, mpsc::UnboundedReceiver<Fallo>) {
         (NombreRegla::Destinos, DESTINOS),
         (NombreRegla::Escalado, ESCALADO),
     ] {
-        let c = reglas.compilar(nombre, fuente).expect("la regla de fábrica compila");
+        let c = reglas
+            .compilar(nombre, fuente)
+            .expect("la regla de fábrica compila");
         reglas.instalar(nombre, c);
     }
     (reglas, fallos)
@@ -62,7 +64,7 @@ fn destinos_de_fabrica_reproducen_el_reparto_del_seed() {
     let casos: [(&str, &[Audiencia]); 9] = [
         ("alerta_cocina", &[Cocina]),
         ("alerta_escalada", &[Cocina, Atencion]),
-        ("alerta_leida", &[Atencion]),
+        ("alerta_leida", &[Atencion, Cocina]),
         ("refill_solicitado", &[Cocina]),
         ("refill_estado", &[Cocina]),
         ("voucher_nuevo", &[Atencion, Admin]),
@@ -79,7 +81,11 @@ fn destinos_de_fabrica_reproducen_el_reparto_del_seed() {
             payload: &payload,
         };
         assert_eq!(reglas.destinos(&e), Destinos::de(esperados), "{tipo}");
-        assert_eq!(destinos_por_defecto(tipo), Destinos::de(esperados), "el defecto coincide: {tipo}");
+        assert_eq!(
+            destinos_por_defecto(tipo),
+            Destinos::de(esperados),
+            "el defecto coincide: {tipo}"
+        );
     }
     assert!(fallos.try_recv().is_err());
 }
@@ -104,7 +110,11 @@ fn escalado_de_fabrica_solo_sube() {
             pedido_id: None,
             sucursal_id: SucursalId(1),
         };
-        assert_eq!(reglas.escalar(&a, minutos), esperada, "{actual} a los {minutos} min");
+        assert_eq!(
+            reglas.escalar(&a, minutos),
+            esperada,
+            "{actual} a los {minutos} min"
+        );
     }
 }
 
@@ -116,24 +126,52 @@ fn instalar(reglas: &RuleEngine, nombre: NombreRegla, fuente: &str) {
 #[test]
 fn un_bucle_infinito_lo_para_el_limite_y_decide_el_defecto() {
     let (reglas, mut fallos) = RuleEngine::new(UtcOffset::UTC);
-    instalar(&reglas, NombreRegla::Prioridad, "fn prioridad(a) { loop {} }");
-    assert_eq!(reglas.prioridad(&alerta("x", Some(Prioridad::Alta), None)), Prioridad::Alta);
+    instalar(
+        &reglas,
+        NombreRegla::Prioridad,
+        "fn prioridad(a) { loop {} }",
+    );
+    assert_eq!(
+        reglas.prioridad(&alerta("x", Some(Prioridad::Alta), None)),
+        Prioridad::Alta
+    );
     let fallo = fallos.try_recv().expect("el fallo se reporta");
     assert_eq!(fallo.regla, NombreRegla::Prioridad);
-    assert!(fallo.mensaje.to_lowercase().contains("operations"), "{}", fallo.mensaje);
+    assert!(
+        fallo.mensaje.to_lowercase().contains("operations"),
+        "{}",
+        fallo.mensaje
+    );
     assert_eq!(reglas.contadores(NombreRegla::Prioridad).fallos, 1);
 }
 
 #[test]
 fn una_prioridad_fuera_del_conjunto_es_un_fallo() {
     let (reglas, mut fallos) = RuleEngine::new(UtcOffset::UTC);
-    instalar(&reglas, NombreRegla::Prioridad, r#"fn prioridad(a) { "rojo" }"#);
-    assert_eq!(reglas.prioridad(&alerta("x", None, None)), Prioridad::Normal);
+    instalar(
+        &reglas,
+        NombreRegla::Prioridad,
+        r#"fn prioridad(a) { "rojo" }"#,
+    );
+    assert_eq!(
+        reglas.prioridad(&alerta("x", None, None)),
+        Prioridad::Normal
+    );
     let fallo = fallos.try_recv().unwrap();
     assert!(fallo.mensaje.contains("rojo"), "{}", fallo.mensaje);
-    instalar(&reglas, NombreRegla::Destinos, r#"fn destinos(e) { ["cocina", "clientes"] }"#);
+    instalar(
+        &reglas,
+        NombreRegla::Destinos,
+        r#"fn destinos(e) { ["cocina", "clientes"] }"#,
+    );
     let payload = serde_json::Map::new();
-    let e = EntradaEvento { tipo: "alerta_cocina", subtipo: None, sucursal_id: None, prioridad: None, payload: &payload };
+    let e = EntradaEvento {
+        tipo: "alerta_cocina",
+        subtipo: None,
+        sucursal_id: None,
+        prioridad: None,
+        payload: &payload,
+    };
     assert_eq!(reglas.destinos(&e), Destinos::de(&[Audiencia::Cocina]));
     assert!(fallos.try_recv().unwrap().mensaje.contains("clientes"));
     assert_eq!(reglas.contadores(NombreRegla::Prioridad).fallos, 1);
@@ -148,9 +186,16 @@ fn un_texto_de_100_mb_no_llega_a_construirse() {
         NombreRegla::Prioridad,
         r#"fn prioridad(a) { let s = "x"; while s.len() < 100000000 { s += s; } "alta" }"#,
     );
-    assert_eq!(reglas.prioridad(&alerta("x", None, None)), Prioridad::Normal);
+    assert_eq!(
+        reglas.prioridad(&alerta("x", None, None)),
+        Prioridad::Normal
+    );
     let fallo = fallos.try_recv().unwrap();
-    assert!(fallo.mensaje.to_lowercase().contains("string"), "{}", fallo.mensaje);
+    assert!(
+        fallo.mensaje.to_lowercase().contains("string"),
+        "{}",
+        fallo.mensaje
+    );
 }
 
 #[test]
@@ -162,16 +207,33 @@ fn un_error_de_sintaxis_dice_linea_y_columna() {
     assert_eq!(e.linea, Some(2));
     assert!(e.columna.is_some());
     assert!(!e.mensaje.is_empty());
-    let sin_funcion = reglas.compilar(NombreRegla::Escalado, "fn otra(a) { () }").unwrap_err();
-    assert!(sin_funcion.mensaje.contains("escalar"), "{}", sin_funcion.mensaje);
+    let sin_funcion = reglas
+        .compilar(NombreRegla::Escalado, "fn otra(a) { () }")
+        .unwrap_err();
+    assert!(
+        sin_funcion.mensaje.contains("escalar"),
+        "{}",
+        sin_funcion.mensaje
+    );
 }
 
 #[test]
 fn no_hay_eval_ni_modulos() {
     let (reglas, _) = RuleEngine::new(UtcOffset::UTC);
-    assert!(reglas.compilar(NombreRegla::Prioridad, r#"fn prioridad(a) { eval("1") }"#).is_err());
-    instalar(&reglas, NombreRegla::Prioridad, r#"fn prioridad(a) { import "x" as y; "alta" }"#);
-    assert_eq!(reglas.prioridad(&alerta("x", None, None)), Prioridad::Normal);
+    assert!(
+        reglas
+            .compilar(NombreRegla::Prioridad, r#"fn prioridad(a) { eval("1") }"#)
+            .is_err()
+    );
+    instalar(
+        &reglas,
+        NombreRegla::Prioridad,
+        r#"fn prioridad(a) { import "x" as y; "alta" }"#,
+    );
+    assert_eq!(
+        reglas.prioridad(&alerta("x", None, None)),
+        Prioridad::Normal
+    );
 }
 
 #[test]
@@ -185,7 +247,10 @@ fn probar_no_publica_y_mide() {
     );
     assert_eq!(p.decision, Some(serde_json::json!("urgente")));
     assert!(p.micros > 0.0);
-    assert!(fallos.try_recv().is_err(), "probar no reporta fallos al monitor");
+    assert!(
+        fallos.try_recv().is_err(),
+        "probar no reporta fallos al monitor"
+    );
 }
 
 #[test]
@@ -196,8 +261,17 @@ fn una_regla_que_lee_el_payload_lo_recibe() {
         NombreRegla::Destinos,
         r#"fn destinos(e) { if e.payload.mensaje == "para caja" { ["atencion"] } else { ["cocina"] } }"#,
     );
-    let payload = serde_json::json!({"mensaje": "para caja"}).as_object().unwrap().clone();
-    let e = EntradaEvento { tipo: "aviso", subtipo: None, sucursal_id: None, prioridad: None, payload: &payload };
+    let payload = serde_json::json!({"mensaje": "para caja"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let e = EntradaEvento {
+        tipo: "aviso",
+        subtipo: None,
+        sucursal_id: None,
+        prioridad: None,
+        payload: &payload,
+    };
     assert_eq!(reglas.destinos(&e), Destinos::de(&[Audiencia::Atencion]));
     assert!(fallos.try_recv().is_err());
 }

@@ -41,9 +41,13 @@ pub fn vigilar(reglas: Reglas) -> notify::Result<()> {
             }
             for nombre in cambiadas {
                 match reglas.recargar_archivo(nombre).await {
-                    Ok(Some(v)) => tracing::info!(regla = %nombre.archivo(), version = v.id, "regla recargada desde el archivo"),
+                    Ok(Some(v)) => {
+                        tracing::info!(regla = %nombre.archivo(), version = v.id, "regla recargada desde el archivo")
+                    }
                     Ok(None) => {}
-                    Err(e) => tracing::warn!(regla = %nombre.archivo(), error = %e, "no se recargó la regla"),
+                    Err(e) => {
+                        tracing::warn!(regla = %nombre.archivo(), error = %e, "no se recargó la regla")
+                    }
                 }
             }
         }

@@ -4,7 +4,9 @@ use time::OffsetDateTime;
 
 use super::eventos::{commit_con_evento, commit_publicando};
 use super::{BeginWrite, Idempotencia, Publicar, Store, StoreError};
-use crate::modelo::{AlertaCocina, AlertaId, Evento, NuevoEvento, PedidoId, Prioridad, SucursalId, UsuarioId};
+use crate::modelo::{
+    AlertaCocina, AlertaId, Evento, NuevoEvento, PedidoId, Prioridad, SucursalId, UsuarioId,
+};
 
 macro_rules! columnas_alerta {
     () => {

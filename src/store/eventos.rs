@@ -1,7 +1,7 @@
 //! `eventos_realtime`: the audit log and the source of every replay.
 
-use super::{BeginWrite, Store, StoreError};
 use super::Idempotencia;
+use super::{BeginWrite, Store, StoreError};
 use crate::modelo::{Evento, EventoId, NuevoEvento, SucursalId};
 
 /// What a write transaction publishes when it commits.
@@ -119,13 +119,12 @@ macro_rules! commit_con_evento {
     ($store:expr, $tx:expr, $nuevo:expr) => {
         async {
             let nuevo: &$crate::modelo::NuevoEvento = $nuevo;
-            let mut eventos =
-                $crate::store::eventos::commit_publicando!(
-                    $store,
-                    $tx,
-                    $crate::store::Publicar::uno(nuevo.clone())
-                )
-                .await?;
+            let mut eventos = $crate::store::eventos::commit_publicando!(
+                $store,
+                $tx,
+                $crate::store::Publicar::uno(nuevo.clone())
+            )
+            .await?;
             Ok::<_, sqlx::Error>(eventos.remove(0))
         }
     };

@@ -50,8 +50,8 @@ pub use error::StoreError;
 pub use eventos::{FiltroEventos, Publicar};
 pub use idempotencia::{Idempotencia, Respuesta};
 pub use pedidos::FiltroPedidos;
-pub use vouchers::Revision;
 pub use publicacion::Publicacion;
+pub use vouchers::Revision;
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

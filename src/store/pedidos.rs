@@ -86,7 +86,10 @@ impl Store {
     }
 
     /// Orders waiting for approval (the desk's badge).
-    pub async fn pedidos_pendientes(&self, sucursal: Option<SucursalId>) -> Result<i64, StoreError> {
+    pub async fn pedidos_pendientes(
+        &self,
+        sucursal: Option<SucursalId>,
+    ) -> Result<i64, StoreError> {
         let n = on_pool!(self, p => {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM pedidos WHERE ($1 IS NULL OR sucursal_id = $1) AND estado = 'PENDIENTE'",

@@ -4,7 +4,10 @@ use time::OffsetDateTime;
 
 use super::eventos::commit_publicando;
 use super::{BeginWrite, Idempotencia, Publicar, Store, StoreError};
-use crate::modelo::{EstadoRefill, Evento, NuevoEvento, NuevoRefill, RefillId, SolicitudRefill, SucursalId, UsuarioId};
+use crate::modelo::{
+    EstadoRefill, Evento, NuevoEvento, NuevoRefill, RefillId, SolicitudRefill, SucursalId,
+    UsuarioId,
+};
 
 macro_rules! columnas_refill {
     () => {

@@ -11,7 +11,10 @@ macro_rules! columnas_version {
 }
 
 impl Store {
-    pub async fn version_activa(&self, nombre: NombreRegla) -> Result<Option<VersionRegla>, StoreError> {
+    pub async fn version_activa(
+        &self,
+        nombre: NombreRegla,
+    ) -> Result<Option<VersionRegla>, StoreError> {
         let fila = on_pool!(self, p => {
             sqlx::query_as(concat!(
                 "SELECT ", columnas_version!(), " FROM reglas_versiones WHERE nombre = $1 AND activa"
@@ -36,7 +39,11 @@ impl Store {
         Ok(filas)
     }
 
-    pub async fn version(&self, nombre: NombreRegla, id: i64) -> Result<Option<VersionRegla>, StoreError> {
+    pub async fn version(
+        &self,
+        nombre: NombreRegla,
+        id: i64,
+    ) -> Result<Option<VersionRegla>, StoreError> {
         let fila = on_pool!(self, p => {
             sqlx::query_as(concat!(
                 "SELECT ", columnas_version!(), " FROM reglas_versiones WHERE nombre = $1 AND id = $2"

@@ -488,6 +488,8 @@ en_ambos_stores! {
         assert_eq!(e["payload"]["leida_por_nombre"], "cocina1");
         assert_eq!(e["payload"]["fecha_lectura"], fecha_lectura.as_str());
         assert_eq!(e["payload"]["mensaje"], "Mesa 9: falta la gaseosa");
+        // Every kitchen screen of the sucursal drops it too, not only the one that tapped.
+        assert_eq!(en_cocina1.evento().await["id"], e["id"]);
         nadie_recibe_nada(vec![&mut en_atencion1, &mut en_cocina1, &mut en_atencion2]).await;
 
         let lista = get_ok(app, "/api/alertas", &atencion1).await;
@@ -503,7 +505,7 @@ en_ambos_stores! {
         let auditados = auditoria(app, &jefa, "alerta_leida").await;
         assert_eq!(auditados.len(), 1);
         auditado(&auditados[0], &cocina1, s1, ("ALERTA", &alerta["id"]));
-        assert_eq!(auditados[0]["destinos"], json!(["atencion"]));
+        assert_eq!(auditados[0]["destinos"], json!(["atencion", "cocina"]));
         let fila = app
             .store
             .alerta(AlertaId(id(&alerta)))

@@ -40,7 +40,12 @@ async fn veinte_publicadores(app: &TestApp, token: &str, por_cada: usize) -> Vec
 }
 
 /// Publishes probe alerts until one comes out `esperada`; fails after `plazo`.
-async fn hasta_que_la_prioridad_sea(app: &TestApp, token: &str, esperada: &str, plazo: Duration) -> Vec<Value> {
+async fn hasta_que_la_prioridad_sea(
+    app: &TestApp,
+    token: &str,
+    esperada: &str,
+    plazo: Duration,
+) -> Vec<Value> {
     let fin = tokio::time::Instant::now() + plazo;
     let mut sondas = Vec::new();
     loop {
@@ -64,7 +69,10 @@ fn ids(eventos: &[Value]) -> BTreeSet<i64> {
 
 /// Reads events on `cliente` until every id in `esperados` arrived; asserts
 /// increasing order and no duplicate; answers what arrived.
-async fn recibir_todos(cliente: &mut crate::socket::Cliente, esperados: &BTreeSet<i64>) -> Vec<Value> {
+async fn recibir_todos(
+    cliente: &mut crate::socket::Cliente,
+    esperados: &BTreeSet<i64>,
+) -> Vec<Value> {
     let mut recibidos = Vec::new();
     let mut vistos = BTreeSet::new();
     while !esperados.is_subset(&vistos) {
