@@ -15,9 +15,10 @@ use crate::http::{self, OrigenesPermitidos};
 use crate::modelo::{Sucursal, Usuario};
 use crate::realtime::Realtime;
 use crate::realtime::dispatcher::CualesSesiones;
+use crate::realtime::nodo::Nodo;
 use crate::realtime::protocolo::cierre;
 use crate::reglas::{self, Reglas};
-use crate::store::{Store, StoreError};
+use crate::store::{Backend, NodoUnico, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArranqueError {
@@ -25,6 +26,11 @@ pub enum ArranqueError {
     Store(#[from] StoreError),
     #[error("no se pudieron crear las cuentas iniciales: {0}")]
     Cuentas(#[from] CuentaError),
+    #[error(
+        "--cluster (COMANDA_CLUSTER) pide varios nodos, y SQLite sirve a uno solo: \
+         usa Postgres (DATABASE_URL=postgres://…) o quita --cluster"
+    )]
+    ClusterEnSqlite,
     #[error("no se pudo escuchar en {bind}: {source}")]
     Bind {
         bind: std::net::SocketAddr,
@@ -44,6 +50,7 @@ pub struct Application {
     store: Store,
     realtime: Realtime,
     pub arranque: Arranque,
+    _nodo_unico: NodoUnico,
 }
 
 /// Stops a running [`Application`] the way a signal does: sockets are closed
@@ -74,7 +81,13 @@ impl Parada {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, ArranqueError> {
+        if settings.nodo.cluster
+            && Backend::of_url(&settings.store.database_url)? == Backend::Sqlite
+        {
+            return Err(ArranqueError::ClusterEnSqlite);
+        }
         let store = Store::open(&settings.store).await?;
+        let nodo_unico = store.reclamar_nodo_unico()?;
         let demo = if settings.demo {
             Some(cuentas::demo(&store).await?)
         } else {
@@ -86,13 +99,13 @@ impl Application {
             bind: settings.bind,
             source,
         })?;
-        let port = listener
+        let direccion = listener
             .local_addr()
             .map_err(|source| ArranqueError::Bind {
                 bind: settings.bind,
                 source,
-            })?
-            .port();
+            })?;
+        let port = direccion.port();
 
         let (reglas, fallos) = Reglas::iniciar(
             store.clone(),
@@ -104,12 +117,9 @@ impl Application {
         if let Err(e) = reglas::vigilar(reglas.clone()) {
             tracing::warn!(dir = %settings.rules_dir.display(), error = %e, "no se pueden vigilar las reglas: solo cambiarán por la API");
         }
-        let realtime = Realtime::iniciar(
-            store.clone(),
-            settings.realtime.clone(),
-            reglas.motor().clone(),
-        )
-        .await?;
+        let nodo = Nodo::new(&settings.nodo, direccion.to_string());
+        let realtime =
+            Realtime::iniciar(store.clone(), settings.realtime.clone(), &reglas, nodo).await?;
         let origenes = origenes_permitidos(&settings, port);
         if !settings.static_dir.is_dir() {
             tracing::warn!(dir = %settings.static_dir.display(), "no existe la carpeta de páginas: solo se sirve la API");
@@ -131,6 +141,7 @@ impl Application {
                 superadmin_inicial,
                 demo,
             },
+            _nodo_unico: nodo_unico,
         })
     }
 
@@ -164,6 +175,9 @@ impl Application {
             parada.parar().await;
         });
         let resultado = self.server.await;
+        if let Err(e) = self.store.baja_de_nodo(&self.realtime.nodo().id).await {
+            tracing::warn!(error = %e, "no se pudo dar de baja el nodo");
+        }
         self.store.close().await;
         resultado
     }
@@ -216,6 +230,16 @@ fn servidor(
             .app_data(origenes.clone())
             .app_data(settings.clone())
             .configure(|cfg| http::configure(cfg, &static_dir))
+    })
+    // Frames are small and must leave at once: without this, Nagle's
+    // algorithm holds a frame written right after the client's own small
+    // frame (a ping, a `reanudar`) until the client's delayed ACK, up to 40 ms.
+    .on_connect(|conexion, _| {
+        if let Some(tcp) = conexion.downcast_ref::<actix_web::rt::net::TcpStream>()
+            && let Err(e) = tcp.set_nodelay(true)
+        {
+            tracing::debug!(error = %e, "TCP_NODELAY no disponible");
+        }
     })
     .workers(workers)
     .disable_signals()

@@ -30,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Comando {
     /// Run the server (the default).
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Apply the database migrations and exit.
     Migrate(StoreSettings),
     /// Manage accounts.
@@ -154,6 +154,34 @@ pub struct Settings {
 
     #[command(flatten)]
     pub realtime: RealtimeSettings,
+
+    #[command(flatten)]
+    pub nodo: NodoSettings,
+}
+
+/// This node among others on one Postgres (design §10).
+#[derive(Debug, Clone, Args)]
+pub struct NodoSettings {
+    /// This node's name in `/api/estadisticas`, on the monitor and in the
+    /// logs; a random one when empty.
+    #[arg(long = "nodo", env = "COMANDA_NODO", default_value = "")]
+    pub id: String,
+
+    /// Declare that several nodes share the database. Postgres nodes always
+    /// share their events; this makes a deployment meant for several nodes
+    /// refuse to start on SQLite, which serves one.
+    #[arg(long, env = "COMANDA_CLUSTER")]
+    pub cluster: bool,
+
+    /// How often a node refreshes its row in `nodos`; a node not seen for
+    /// five of these counts as gone.
+    #[arg(long = "nodos-latido", env = "COMANDA_NODOS_LATIDO", value_parser = humantime::parse_duration, default_value = "2s")]
+    pub latido: Duration,
+
+    /// How often a node reads the events committed elsewhere even when no
+    /// notification woke it (one lost with a connection, say).
+    #[arg(long = "ponerse-al-dia", env = "COMANDA_PONERSE_AL_DIA", value_parser = humantime::parse_duration, default_value = "1s")]
+    pub ponerse_al_dia: Duration,
 }
 
 /// The sockets' timings and bounds.

@@ -7,12 +7,24 @@ use comanda::config::{Cli, Comando, Settings, UsuarioComando};
 use comanda::cuentas::DEMO_PASSWORD;
 use comanda::{cli, telemetry};
 
+/// Errors reach the operator as one clear line (and their causes), never as
+/// a backtrace.
 #[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let args = Cli::parse();
     match args.comando {
         None => serve(args.serve).await,
-        Some(Comando::Serve(settings)) => serve(settings).await,
+        Some(Comando::Serve(settings)) => serve(*settings).await,
         Some(Comando::Migrate(store)) => {
             telemetry::init(Default::default());
             cli::migrate(&store).await

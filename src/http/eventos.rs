@@ -2,7 +2,7 @@
 //! and `/api/estadisticas` (counters).
 
 use actix_web::{HttpResponse, get, post, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Lista, sucursal_de_consulta};
@@ -10,9 +10,9 @@ use crate::auth::{Alcance, Autenticado, Permiso};
 use crate::error::ApiError;
 use crate::eventos::{self, PublicarError};
 use crate::realtime::Realtime;
-use crate::realtime::dispatcher::{ConsultarEstadisticas, EventosEnVivo};
+use crate::realtime::dispatcher::{ConsultarEstadisticas, Estadisticas, EventosEnVivo};
 use crate::reglas::Reglas;
-use crate::store::{FiltroEventos, Store};
+use crate::store::{FilaNodo, FiltroEventos, Store};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(publicar)
@@ -99,10 +99,12 @@ async fn en_vivo(
         .body(cuerpo))
 }
 
-/// Events since start and open sessions, within the caller's scope.
+/// Events since start and open sessions on this node, within the caller's
+/// scope; and the nodes serving the database.
 #[get("/estadisticas")]
 async fn estadisticas(
     realtime: web::Data<Realtime>,
+    store: web::Data<Store>,
     quien: Autenticado,
 ) -> Result<HttpResponse, ApiError> {
     quien.exigir(Permiso::VerAuditoria)?;
@@ -111,11 +113,46 @@ async fn estadisticas(
         .send(ConsultarEstadisticas)
         .await
         .map_err(|e| ApiError::interno(e.to_string()))?;
+    let sesiones_del_nodo = e.sesiones_total;
     if let Alcance::Sucursal(mia) = quien.alcance() {
         e.sesiones.retain(|s| s.sucursal_id == Some(mia));
         e.presencia.retain(|p| p.sucursal_id == mia);
         e.cocinas.retain(|c| c.sucursal == mia);
         e.sesiones_total = e.sesiones.iter().map(|s| s.sesiones).sum();
     }
-    Ok(HttpResponse::Ok().json(e))
+    let nodo = realtime.nodo();
+    let nodos = nodo
+        .vivos(&store)
+        .await?
+        .into_iter()
+        .map(|mut fila| {
+            let propio = fila.id == *nodo.id;
+            if propio {
+                // Live, not as of the last heartbeat.
+                fila.sesiones = sesiones_del_nodo as i64;
+            }
+            NodoVivo { fila, propio }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(ConNodos {
+        estadisticas: e,
+        nodo: &nodo.id,
+        nodos,
+    }))
+}
+
+#[derive(Serialize)]
+struct ConNodos<'a> {
+    #[serde(flatten)]
+    estadisticas: Estadisticas,
+    /// The node that answers.
+    nodo: &'a str,
+    nodos: Vec<NodoVivo>,
+}
+
+#[derive(Serialize)]
+struct NodoVivo {
+    #[serde(flatten)]
+    fila: FilaNodo,
+    propio: bool,
 }

@@ -17,7 +17,7 @@ pub use flujos::{
 };
 pub use ids::{AlertaId, EventoId, PedidoId, RefillId, SucursalId, UsuarioId, VoucherId};
 pub use regla::{NombreRegla, VersionRegla};
-pub use sucursal::{NuevaSucursal, Sucursal};
+pub use sucursal::{NuevaSucursal, Presencia, Sucursal};
 pub use usuario::{
     CambioUsuario, NuevoUsuario, Password, Rol, Usuario, UsuarioCambiado, UsuarioPublico,
 };

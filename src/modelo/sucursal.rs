@@ -32,3 +32,21 @@ impl NuevaSucursal {
         }
     }
 }
+
+/// Screens of a sucursal online, by role.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presencia {
+    pub atencion: u32,
+    pub cocina: u32,
+}
+
+impl std::ops::Add for Presencia {
+    type Output = Presencia;
+
+    fn add(self, otra: Presencia) -> Presencia {
+        Presencia {
+            atencion: self.atencion + otra.atencion,
+            cocina: self.cocina + otra.cocina,
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! counters, and fans it out: to the `Sucursal` actor of its sucursal and to
 //! the monitors (admin and superadmin sessions) whose scope includes it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -13,7 +13,7 @@ use super::SesionId;
 use super::cocina::{Cocina, Escalador, ResumenCocina};
 use super::protocolo::{Aviso, EventoPublicado, Presencia};
 use super::session::{Cerrar, Entregar, Frame, Session};
-use super::sucursal::{Difundir, Salir, Sucursal, Unirse};
+use super::sucursal::{Difundir, PresenciaRemota, Salir, Sucursal, Unirse};
 use crate::auth::{Perfil, TokenHash};
 use crate::config::RealtimeSettings;
 use crate::modelo::{Evento, EventoId, Rol, SucursalId, UsuarioId};
@@ -28,7 +28,11 @@ pub struct Dispatcher {
     config: Arc<RealtimeSettings>,
     sucursales: HashMap<SucursalId, Addr<Sucursal>>,
     sesiones: HashMap<SesionId, Registro>,
+    /// Screens online by sucursal on every node (what screens are told).
     presencias: HashMap<SucursalId, Presencia>,
+    /// Screens online by sucursal on this node (what the other nodes are told).
+    presencias_locales: HashMap<SucursalId, Presencia>,
+    presencia_local_cambiada: Arc<tokio::sync::Notify>,
     cocinas: HashMap<SucursalId, ResumenCocina>,
     anillo: VecDeque<Arc<EventoPublicado>>,
     eventos_desde_inicio: u64,
@@ -62,12 +66,20 @@ impl Dispatcher {
                 .iter()
                 .map(|s| (*s, Presencia::default()))
                 .collect(),
+            presencias_locales: HashMap::new(),
+            presencia_local_cambiada: Default::default(),
             cocinas: HashMap::new(),
             anillo: VecDeque::with_capacity(TAMANO_ANILLO),
             eventos_desde_inicio: 0,
             ultimo_id,
             inicio: OffsetDateTime::now_utc(),
         }
+    }
+
+    /// Woken whenever this node's screens online change (the node's
+    /// heartbeat tells the other nodes at once).
+    pub fn aviso_de_presencia_local(&self) -> Arc<tokio::sync::Notify> {
+        self.presencia_local_cambiada.clone()
     }
 
     /// The sucursal's actor (and its kitchen), started on first use: a
@@ -219,6 +231,9 @@ impl Handler<Despachar> for Dispatcher {
 #[rtype(result = "()")]
 pub struct PresenciaCambiada {
     pub sucursal: SucursalId,
+    /// On this node.
+    pub local: Presencia,
+    /// On every node.
     pub presencia: Presencia,
 }
 
@@ -226,6 +241,9 @@ impl Handler<PresenciaCambiada> for Dispatcher {
     type Result = ();
 
     fn handle(&mut self, msg: PresenciaCambiada, _: &mut Self::Context) {
+        if self.presencias_locales.insert(msg.sucursal, msg.local) != Some(msg.local) {
+            self.presencia_local_cambiada.notify_one();
+        }
         self.presencias.insert(msg.sucursal, msg.presencia);
         let frame = Aviso::Presencia {
             sucursal_id: msg.sucursal,
@@ -236,6 +254,48 @@ impl Handler<PresenciaCambiada> for Dispatcher {
             if monitor.perfil.alcance.incluye(msg.sucursal) {
                 monitor.addr.do_send(Frame(frame.clone()));
             }
+        }
+    }
+}
+
+/// This node's screens online by sucursal, and its open sockets: what its
+/// row in `nodos` tells the other nodes.
+#[derive(Message)]
+#[rtype(result = "(BTreeMap<SucursalId, Presencia>, usize)")]
+pub struct PresenciaLocal;
+
+impl Handler<PresenciaLocal> for Dispatcher {
+    type Result = MessageResult<PresenciaLocal>;
+
+    fn handle(&mut self, _: PresenciaLocal, _: &mut Self::Context) -> Self::Result {
+        let locales = self
+            .presencias_locales
+            .iter()
+            .filter(|(_, p)| **p != Presencia::default())
+            .map(|(s, p)| (*s, *p))
+            .collect();
+        MessageResult((locales, self.sesiones.len()))
+    }
+}
+
+/// The screens online on the other nodes, summed by sucursal.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PresenciaDeOtrosNodos(pub BTreeMap<SucursalId, Presencia>);
+
+impl Handler<PresenciaDeOtrosNodos> for Dispatcher {
+    type Result = ();
+
+    fn handle(
+        &mut self,
+        PresenciaDeOtrosNodos(otros): PresenciaDeOtrosNodos,
+        ctx: &mut Self::Context,
+    ) {
+        for s in otros.keys() {
+            self.sucursal(*s, ctx);
+        }
+        for (s, addr) in &self.sucursales {
+            addr.do_send(PresenciaRemota(otros.get(s).copied().unwrap_or_default()));
         }
     }
 }

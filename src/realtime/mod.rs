@@ -5,6 +5,7 @@
 
 pub mod cocina;
 pub mod dispatcher;
+pub mod nodo;
 pub mod protocolo;
 pub mod session;
 pub mod sucursal;
@@ -17,9 +18,10 @@ use actix::prelude::*;
 
 use crate::auth::Autenticado;
 use crate::config::RealtimeSettings;
-use crate::reglas::{EscaladoPorReglas, RuleEngine};
+use crate::reglas::{EscaladoPorReglas, Reglas, RuleEngine};
 use crate::store::{Store, StoreError};
 use dispatcher::{CerrarSesiones, CualesSesiones, Despachar, Dispatcher};
+use nodo::Nodo;
 use session::{NuevaSession, Session};
 
 /// Largest client frame (design §6); a bigger one closes the socket with 1009.
@@ -43,17 +45,21 @@ pub struct Realtime {
     reglas: Arc<RuleEngine>,
     config: Arc<RealtimeSettings>,
     proxima_sesion: Arc<AtomicU64>,
+    nodo: Arc<Nodo>,
 }
 
 impl Realtime {
     /// Starts the Dispatcher (and through it one `Sucursal` and one `Cocina`
-    /// per known sucursal) on the current arbiter, and connects the store's
-    /// committed events to it. Call once per node.
+    /// per known sucursal) on the current arbiter, connects the store's
+    /// committed events to it — this node's own and the other nodes' — and
+    /// starts the node's heartbeat. Call once per node.
     pub async fn iniciar(
         store: Store,
         config: RealtimeSettings,
-        reglas: Arc<RuleEngine>,
+        reglas: &Reglas,
+        nodo: Nodo,
     ) -> Result<Self, StoreError> {
+        let motor = reglas.motor().clone();
         let config = Arc::new(config);
         let ultimo_id = store.ultimo_evento_id().await?;
         let sucursales = store
@@ -63,7 +69,7 @@ impl Realtime {
             .map(|s| s.id)
             .collect();
         let escalado = EscaladoPorReglas {
-            motor: reglas.clone(),
+            motor: motor.clone(),
             store: store.clone(),
         };
         let dispatcher = Dispatcher::new(
@@ -72,17 +78,35 @@ impl Realtime {
             ultimo_id,
             sucursales,
             Some(Arc::new(escalado)),
-        )
-        .start();
+        );
+        let presencia_local = dispatcher.aviso_de_presencia_local();
+        let dispatcher = dispatcher.start();
         let destino = dispatcher.clone();
-        store.al_publicar(move |evento| destino.do_send(Despachar(evento)));
+        let gestion = reglas.clone();
+        store.al_publicar(ultimo_id, move |evento| {
+            gestion.al_despachar(&evento);
+            destino.do_send(Despachar(evento))
+        });
+        store.seguir_publicaciones(nodo.ponerse_al_dia);
+        actix_web::rt::spawn(nodo.clone().latir(
+            store.clone(),
+            dispatcher.clone(),
+            presencia_local,
+        ));
+        tracing::info!(nodo = %nodo.id, "nodo en marcha");
         Ok(Self {
             dispatcher,
             store,
-            reglas,
+            reglas: motor,
             config,
             proxima_sesion: Arc::new(AtomicU64::new(1)),
+            nodo: Arc::new(nodo),
         })
+    }
+
+    /// This node.
+    pub fn nodo(&self) -> &Nodo {
+        &self.nodo
     }
 
     pub fn dispatcher(&self) -> &Addr<Dispatcher> {

@@ -118,12 +118,7 @@ impl Aviso<'_> {
     }
 }
 
-/// Screens of a sucursal online, by role.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Presencia {
-    pub atencion: u32,
-    pub cocina: u32,
-}
+pub use crate::modelo::Presencia;
 
 fn a_texto(valor: &impl Serialize) -> ByteString {
     // These types hold only strings, numbers and JSON maps: serializing can't fail.

@@ -59,8 +59,6 @@ pub struct Session {
     salida: mpsc::Sender<Saliente>,
     cierre: Option<oneshot::Sender<Option<CloseReason>>>,
     estado: Estado,
-    /// The position `hola` reported.
-    hola_id: EventoId,
     /// The highest event id sent; live events at or below it are duplicates.
     ultimo_enviado: EventoId,
     /// Last frame from the client, for the heartbeat.
@@ -106,7 +104,6 @@ impl Session {
                 salida,
                 cierre: Some(cierre),
                 estado: Estado::Esperando(Vec::new()),
-                hola_id: EventoId(0),
                 ultimo_enviado: EventoId(0),
                 visto: Instant::now(),
             }
@@ -153,7 +150,6 @@ impl Session {
 
     fn saludar(&mut self, ultimo_id: EventoId, ctx: &mut Context<Self>) {
         self.ultimo_enviado = ultimo_id;
-        self.hola_id = ultimo_id;
         let usuario = UsuarioPublico::from(self.usuario.as_ref());
         self.enviar_aviso(
             Aviso::Hola {
@@ -204,26 +200,36 @@ impl Session {
         let store = self.store.clone();
         let sucursal = self.perfil.alcance.sucursal();
         let ventana = self.config.ws_ventana;
-        async move { store.eventos_desde(desde, sucursal, ventana + 1).await }
-            .into_actor(self)
-            .map(move |resultado, session, ctx| session.repetir(desde, resultado, ctx))
-            .spawn(ctx);
+        async move {
+            let eventos = store.eventos_desde(desde, sucursal, ventana + 1).await?;
+            // Nothing after `desde`: is the client just current, or ahead of
+            // this database (a reset)? Another node may have delivered ids this
+            // node's Dispatcher has not reached yet, so ask the store.
+            let en_la_base = match eventos.is_empty() {
+                true => Some(store.ultimo_evento_id().await?),
+                false => None,
+            };
+            Ok((eventos, en_la_base))
+        }
+        .into_actor(self)
+        .map(move |resultado, session, ctx| session.repetir(desde, resultado, ctx))
+        .spawn(ctx);
     }
 
     fn repetir(
         &mut self,
         desde: EventoId,
-        resultado: Result<Vec<Evento>, crate::store::StoreError>,
+        resultado: Result<(Vec<Evento>, Option<EventoId>), crate::store::StoreError>,
         ctx: &mut Context<Self>,
     ) {
-        let eventos = match resultado {
-            Ok(eventos) => eventos,
+        let (eventos, en_la_base) = match resultado {
+            Ok(r) => r,
             Err(e) => {
                 tracing::warn!(sesion = %self.id, error = %e, "no se pudo reanudar");
                 return self.cerrar(cierre::REINTENTA_LUEGO, "base de datos no disponible", ctx);
             }
         };
-        let futuro = eventos.is_empty() && desde > self.hola_id.max(self.ultimo_enviado);
+        let futuro = en_la_base.is_some_and(|ultimo| desde > ultimo);
         if futuro || eventos.len() as i64 > self.config.ws_ventana {
             let ultimo_id = self.ultimo_enviado;
             self.enviar_aviso(Aviso::Reinicio { ultimo_id }, ctx);

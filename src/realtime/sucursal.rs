@@ -20,6 +20,8 @@ pub struct Sucursal {
     miembros: HashMap<SesionId, Miembro>,
     cocina: Addr<Cocina>,
     dispatcher: Addr<Dispatcher>,
+    /// This sucursal's screens on the other nodes serving the database.
+    remota: Presencia,
 }
 
 struct Miembro {
@@ -34,10 +36,12 @@ impl Sucursal {
             miembros: HashMap::new(),
             cocina,
             dispatcher,
+            remota: Presencia::default(),
         }
     }
 
-    fn presencia(&self) -> Presencia {
+    /// Its screens on this node.
+    fn presencia_local(&self) -> Presencia {
         let mut p = Presencia::default();
         for m in self.miembros.values() {
             match m.perfil.rol {
@@ -49,9 +53,11 @@ impl Sucursal {
         p
     }
 
-    /// Tells every screen of the sucursal, and the monitors, who is online.
+    /// Tells every screen of the sucursal, and the monitors, who is online
+    /// on any node.
     fn anunciar_presencia(&self) {
-        let presencia = self.presencia();
+        let local = self.presencia_local();
+        let presencia = local + self.remota;
         let frame = Aviso::Presencia {
             sucursal_id: self.id,
             en_linea: &presencia,
@@ -62,6 +68,7 @@ impl Sucursal {
         }
         self.dispatcher.do_send(PresenciaCambiada {
             sucursal: self.id,
+            local,
             presencia,
         });
     }
@@ -106,6 +113,22 @@ impl Handler<Salir> for Sucursal {
 
     fn handle(&mut self, msg: Salir, _: &mut Self::Context) {
         if self.miembros.remove(&msg.sesion).is_some() {
+            self.anunciar_presencia();
+        }
+    }
+}
+
+/// This sucursal's screens on the other nodes, from the Dispatcher.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PresenciaRemota(pub Presencia);
+
+impl Handler<PresenciaRemota> for Sucursal {
+    type Result = ();
+
+    fn handle(&mut self, PresenciaRemota(remota): PresenciaRemota, _: &mut Self::Context) {
+        if remota != self.remota {
+            self.remota = remota;
             self.anunciar_presencia();
         }
     }

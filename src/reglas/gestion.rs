@@ -12,7 +12,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use super::{ErrorCompilacion, Fallo, RuleEngine};
 use crate::modelo::{
-    Audiencia, Destinos, Entidad, NombreRegla, NuevoEvento, Usuario, VersionRegla,
+    Audiencia, Destinos, Entidad, Evento, NombreRegla, NuevoEvento, Usuario, VersionRegla,
 };
 use crate::store::{Store, StoreError};
 
@@ -185,6 +185,59 @@ impl Reglas {
             }
             otro => otro.map(Some),
         }
+    }
+
+    /// A version was saved on another node (its `regla_actualizada` reached
+    /// this one): put the store's active version in force here too, and in
+    /// this node's file, without recording a new version. Answers whether
+    /// anything changed (not when the version is already in force).
+    pub async fn adoptar_vigente(&self, nombre: NombreRegla) -> Result<bool, GestionError> {
+        let _turno = self.guardando.lock().await;
+        let Some(vigente) = self.store.version_activa(nombre).await? else {
+            return Ok(false);
+        };
+        if self
+            .motor
+            .activa(nombre)
+            .is_some_and(|c| c.fuente == vigente.fuente)
+        {
+            return Ok(false);
+        }
+        let compilada = self
+            .motor
+            .compilar(nombre, &vigente.fuente)
+            .map_err(GestionError::NoCompila)?;
+        // In force first: the watcher then finds the file equal to the rule.
+        self.motor.instalar(nombre, compilada);
+        escribir_atomico(&self.ruta(nombre), &vigente.fuente)
+            .await
+            .map_err(|error| GestionError::Archivo {
+                archivo: self.ruta(nombre).display().to_string(),
+                error,
+            })?;
+        tracing::info!(regla = %nombre.archivo(), version = vigente.id, "regla en vigor, guardada en otro nodo");
+        Ok(true)
+    }
+
+    /// Hook for every event this node dispatches: a `regla_actualizada`
+    /// (from any node) makes this node adopt the version in force.
+    pub fn al_despachar(&self, evento: &Evento) {
+        if evento.tipo != "regla_actualizada" {
+            return;
+        }
+        let Some(nombre) = evento
+            .subtipo
+            .as_deref()
+            .and_then(|s| NombreRegla::TODOS.iter().copied().find(|n| n.as_str() == s))
+        else {
+            return;
+        };
+        let reglas = self.clone();
+        actix_web::rt::spawn(async move {
+            if let Err(e) = reglas.adoptar_vigente(nombre).await {
+                tracing::error!(regla = %nombre.archivo(), error = %e, "no se pudo adoptar la regla guardada en otro nodo");
+            }
+        });
     }
 
     async fn guardar_desde(

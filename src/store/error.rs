@@ -15,6 +15,9 @@ pub enum StoreError {
     ReferenciaInexistente(String),
     #[error("DATABASE_URL no válida: {0}")]
     Url(String),
+    /// SQLite serves one node, and another one already serves this file.
+    #[error("{0}")]
+    OtroNodo(String),
     #[error("migración fallida: {0}")]
     Migracion(#[from] sqlx::migrate::MigrateError),
     #[error("error de base de datos: {0}")]

@@ -44,6 +44,51 @@ impl<'a> Publicar<'a> {
     }
 }
 
+/// Channel of the wake-ups between nodes (Postgres).
+pub const CANAL: &str = "comanda_eventos";
+
+/// Key of the cluster-wide publication turn: `pg_advisory_xact_lock` on it.
+const CLAVE_DEL_TURNO: i64 = 0x0063_6f6d_616e_6461; // "comanda" in ASCII
+
+/// The part of the publication turn beyond this node, per engine. Postgres
+/// takes an advisory lock held to the end of the transaction and, on commit,
+/// wakes the other nodes with one small NOTIFY (ids, never documents). SQLite
+/// serves a single node: the in-process turn is the whole turn.
+pub trait TurnoCompartido {
+    async fn tomar_turno(&mut self) -> Result<(), sqlx::Error>;
+    /// `ids`: "first-last" of the transaction's events, delivered at commit.
+    async fn avisar(&mut self, ids: &str) -> Result<(), sqlx::Error>;
+}
+
+impl TurnoCompartido for sqlx::PgConnection {
+    async fn tomar_turno(&mut self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CLAVE_DEL_TURNO)
+            .execute(self)
+            .await
+            .map(drop)
+    }
+
+    async fn avisar(&mut self, ids: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CANAL)
+            .bind(ids)
+            .execute(self)
+            .await
+            .map(drop)
+    }
+}
+
+impl TurnoCompartido for sqlx::SqliteConnection {
+    async fn tomar_turno(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    async fn avisar(&mut self, _: &str) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
 /// Within the publication turn (see `publicacion.rs`): inserts the events of
 /// `$publicar` in `$tx` (and its idempotency record), commits, and hands the
 /// events to the Dispatcher. Expands per backend inside `on_pool!`; evaluates
@@ -51,8 +96,14 @@ impl<'a> Publicar<'a> {
 macro_rules! commit_publicando {
     ($store:expr, $tx:expr, $publicar:expr) => {
         async {
+            use $crate::store::eventos::TurnoCompartido as _;
             let publicar: $crate::store::Publicar<'_> = $publicar;
             let _turno = $store.publicacion.turno().await;
+            (*$tx).tomar_turno().await?;
+            let anterior: i64 =
+                sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM eventos_realtime")
+                    .fetch_one(&mut *$tx)
+                    .await?;
             let mut nuevos = publicar.eventos;
             if let Some(sucursal) = publicar.pendientes_de {
                 let pendientes: i64 = sqlx::query_scalar(
@@ -104,10 +155,15 @@ macro_rules! commit_publicando {
                 .execute(&mut *$tx)
                 .await?;
             }
-            $tx.commit().await?;
-            for evento in &eventos {
-                $store.publicacion.entregar(evento.clone());
+            if let (Some(primero), Some(ultimo)) = (eventos.first(), eventos.last()) {
+                (*$tx)
+                    .avisar(&format!("{}-{}", primero.id, ultimo.id))
+                    .await?;
             }
+            $tx.commit().await?;
+            $store
+                .publicacion
+                .entregar_confirmados($crate::modelo::EventoId(anterior), &eventos);
             Ok::<_, sqlx::Error>(eventos)
         }
     };

@@ -35,10 +35,12 @@ mod cocina;
 mod error;
 mod eventos;
 mod idempotencia;
+mod nodos;
 mod pedidos;
 mod publicacion;
 mod refills;
 mod reglas;
+mod relevo;
 mod sesiones;
 mod sucursales;
 mod usuarios;
@@ -49,6 +51,7 @@ pub use cocina::TrabajoAbierto;
 pub use error::StoreError;
 pub use eventos::{FiltroEventos, Publicar};
 pub use idempotencia::{Idempotencia, Respuesta};
+pub use nodos::{FilaNodo, NodoUnico};
 pub use pedidos::FiltroPedidos;
 pub use publicacion::Publicacion;
 pub use vouchers::Revision;
@@ -61,6 +64,8 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 pub struct Store {
     pool: Pool,
     publicacion: std::sync::Arc<Publicacion>,
+    /// Woken when another node's row in `nodos` changed.
+    nodos_cambiaron: std::sync::Arc<tokio::sync::Notify>,
 }
 
 #[derive(Clone, Debug)]
@@ -116,6 +121,7 @@ impl Store {
         let store = Self {
             pool,
             publicacion: Publicacion::new(),
+            nodos_cambiaron: Default::default(),
         };
         tracing::Span::current().record("backend", tracing::field::debug(store.backend()));
         Ok(store)
@@ -128,9 +134,15 @@ impl Store {
         Ok(store)
     }
 
-    /// Where committed events go (the Dispatcher); set once, at startup.
-    pub fn al_publicar(&self, destino: impl Fn(crate::modelo::Evento) + Send + Sync + 'static) {
-        if !self.publicacion.conectar(Box::new(destino)) {
+    /// Where committed events go (the Dispatcher, which knows every event up
+    /// to `ultimo`); set once, at startup. See [`Store::seguir_publicaciones`]
+    /// for the events this node does not commit itself.
+    pub fn al_publicar(
+        &self,
+        ultimo: crate::modelo::EventoId,
+        destino: impl Fn(crate::modelo::Evento) + Send + Sync + 'static,
+    ) {
+        if !self.publicacion.conectar(ultimo, Box::new(destino)) {
             tracing::warn!("el Store ya tenía un destino de publicación; se ignora el segundo");
         }
     }
@@ -182,6 +194,11 @@ impl Store {
 
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
+    }
+
+    /// [`Store::close`] was called.
+    pub fn cerrado(&self) -> bool {
+        on_pool!(self, p => p.is_closed())
     }
 }
 

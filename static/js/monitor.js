@@ -102,6 +102,32 @@ function pintarPresencia(sucursalId, enLinea) {
 
 for (const id of sucursales.keys()) pintarPresencia(id, null);
 
+// ── Nodos ───────────────────────────────────────────────────────────────────
+// Los nodos de comanda en marcha sobre la misma base, con sus sockets; el que
+// sirve esta página va marcado. Se refresca cada pocos segundos.
+
+const CADA_NODOS_MS = 3000;
+
+function pintarNodos(nodos) {
+  const lista = $("nodos");
+  vaciar(lista);
+  for (const n of nodos || []) {
+    const span = crear("span", { clase: "nodo", datos: { nodo: n.id, sesiones: n.sesiones } });
+    span.classList.toggle("propio", Boolean(n.propio));
+    span.textContent = `${n.propio ? "● " : ""}${n.id}: ${n.sesiones} ${n.sesiones === 1 ? "socket" : "sockets"}`;
+    span.title = `${n.direccion} · en marcha desde ${hora(n.iniciado)}`;
+    lista.append(span);
+  }
+}
+
+setInterval(async () => {
+  try {
+    pintarNodos((await api("/api/estadisticas")).nodos);
+  } catch {
+    // El aviso de conexión ya dice si el servidor no responde.
+  }
+}, CADA_NODOS_MS);
+
 // ── Eventos en vivo ─────────────────────────────────────────────────────────
 
 const listaVivo = $("eventos-vivo");
@@ -378,6 +404,7 @@ async function cargar() {
   recibidos = 0;
   pintarContador();
   for (const p of est.presencia || []) pintarPresencia(p.sucursal_id, p.en_linea);
+  pintarNodos(est.nodos);
 
   filasAlertas.clear();
   vaciar(tablaAlertas);

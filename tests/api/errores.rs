@@ -123,6 +123,34 @@ en_ambos_stores! {
         sigue_sirviendo(&app).await;
     }
 
+    async fn paginas_api_y_errores_llevan_las_cabeceras_de_seguridad(backend) {
+        let app = spawn_app(backend).await;
+        let jefa = superadmin(&app).await;
+
+        let respuestas = [
+            ("/", app.client.get(app.url("/")).send().await.unwrap()),
+            ("/cocina.html", app.client.get(app.url("/cocina.html")).send().await.unwrap()),
+            ("/js/tiempo-real.js", app.client.get(app.url("/js/tiempo-real.js")).send().await.unwrap()),
+            ("/api/me", app.get("/api/me", &jefa).await),
+            ("/api/me sin sesión", app.client.get(app.url("/api/me")).send().await.unwrap()),
+            ("/api/no-existe", app.get("/api/no-existe", &jefa).await),
+        ];
+        for (ruta, r) in respuestas {
+            let h = r.headers();
+            let csp = h
+                .get("content-security-policy")
+                .unwrap_or_else(|| panic!("{ruta}: sin Content-Security-Policy"))
+                .to_str()
+                .unwrap();
+            for directiva in ["script-src 'self'", "frame-ancestors 'none'", "object-src 'none'"] {
+                assert!(csp.contains(directiva), "{ruta}: la CSP {csp:?} no dice {directiva:?}");
+            }
+            assert!(!csp.contains("unsafe-inline"), "{ruta}: la CSP permite script en línea");
+            assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff", "{ruta}");
+            assert_eq!(h.get("x-frame-options").unwrap(), "DENY", "{ruta}");
+        }
+    }
+
     async fn tras_una_racha_de_peticiones_malas_el_servidor_sigue_sirviendo(backend) {
         let app = spawn_app(backend).await;
         let jefa = superadmin(&app).await;

@@ -102,6 +102,18 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// The same database for another node of the same test; the original
+    /// keeps ownership (and drops it), so it must outlive this one.
+    pub fn compartida(&self) -> Self {
+        TestDb {
+            url: self.url.clone(),
+            postgres: None,
+            _dir: None,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let Some((admin, nombre)) = self.postgres.take() else {
@@ -173,20 +185,30 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts comanda with test settings adjusted by `ajustar`.
 pub async fn spawn_app_with(backend: Backend, ajustar: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(TestDb::new(backend).await, ajustar)
+        .await
+        .expect("comanda starts")
+}
+
+/// Starts comanda on `db` (a new one, or another node's
+/// [`TestDb::compartida`]), each node with its own copy of the rules.
+pub async fn spawn_app_on(
+    db: TestDb,
+    ajustar: impl FnOnce(&mut Settings),
+) -> Result<TestApp, comanda::app::ArranqueError> {
     if std::env::var_os("TEST_LOG").is_some() {
         comanda::telemetry::init(Default::default());
     }
-    let db = TestDb::new(backend).await;
     let reglas = copia_de_las_reglas();
     let mut settings = test_settings(&db);
     settings.rules_dir = reglas.path().to_owned();
     ajustar(&mut settings);
-    let app = Application::build(settings).await.expect("comanda starts");
+    let app = Application::build(settings).await?;
     let port = app.port();
     let store = app.store().clone();
     let parada = app.parada();
     actix_web::rt::spawn(app.run_until_stopped());
-    TestApp {
+    Ok(TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         store,
@@ -197,7 +219,7 @@ pub async fn spawn_app_with(backend: Backend, ajustar: impl FnOnce(&mut Settings
         parada,
         db,
         reglas,
-    }
+    })
 }
 
 pub const PASSWORD: &str = "contraseña-de-prueba";

@@ -10,5 +10,6 @@ mod cuentas;
 mod errores;
 mod flujos;
 mod migraciones;
+mod nodos;
 mod realtime;
 mod reglas;

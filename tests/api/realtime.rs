@@ -103,7 +103,7 @@ fn ids(eventos: &[Value]) -> Vec<i64> {
         .collect()
 }
 
-async fn estadisticas(app: &TestApp, token: &str) -> Value {
+pub async fn estadisticas(app: &TestApp, token: &str) -> Value {
     let r = app.get("/api/estadisticas", token).await;
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
@@ -111,7 +111,11 @@ async fn estadisticas(app: &TestApp, token: &str) -> Value {
 
 /// Polls `GET /api/estadisticas` until `listo` holds; panics with the last
 /// answer after [`PLAZO`].
-async fn estadisticas_cuando(app: &TestApp, token: &str, listo: impl Fn(&Value) -> bool) -> Value {
+pub async fn estadisticas_cuando(
+    app: &TestApp,
+    token: &str,
+    listo: impl Fn(&Value) -> bool,
+) -> Value {
     let fin = tokio::time::Instant::now() + PLAZO;
     loop {
         let e = estadisticas(app, token).await;

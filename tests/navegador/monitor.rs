@@ -39,6 +39,18 @@ async fn el_monitor_muestra_cada_evento_en_vivo_y_los_ultimos_30_de_la_bd() {
                 (contador(&monitor).await > antes).then_some(())
             })
             .await;
+        // The node serving the page is listed, soon with this page's socket.
+        monitor
+            .esperar(
+                std::time::Duration::from_secs(10),
+                "este nodo en #nodos, con un socket",
+                async || {
+                    let nodo = monitor.item("#nodos .nodo.propio").await?;
+                    let sockets: u64 = nodo.dato("sesiones")?.parse().ok()?;
+                    (sockets >= 1).then_some(())
+                },
+            )
+            .await;
 
         // More events than the database tab shows.
         for i in 0..35 {

@@ -1,0 +1,280 @@
+//! The Postgres the nodes share: a fresh database per test on the machine's
+//! server, or a whole private server for the test that restarts it.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use sqlx::{Connection, PgConnection};
+
+/// Where the tests create their databases (trust auth).
+pub fn admin_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database of its own for one test, dropped with it.
+pub struct BaseDeDatos {
+    /// What the nodes get as `--database-url`.
+    pub url: String,
+    pub nombre: String,
+    admin: String,
+}
+
+impl BaseDeDatos {
+    /// On the machine's Postgres ([`admin_database_url`]).
+    pub async fn nueva() -> Self {
+        Self::nueva_en(&admin_database_url()).await
+    }
+
+    /// On the server that `admin` (a URL with a database) points at.
+    pub async fn nueva_en(admin: &str) -> Self {
+        let mut conn = PgConnection::connect(admin).await.unwrap_or_else(|e| {
+            panic!(
+                "Postgres no responde en {admin}: {e}\n\
+                 Los tests de varios nodos no se saltan. Arráncalo \
+                 (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) \
+                 o apunta TEST_DATABASE_URL a uno que funcione."
+            )
+        });
+        let nombre = format!("comanda_nodos_{:016x}", rand::random::<u64>());
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            r#"CREATE DATABASE "{nombre}""#
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("CREATE DATABASE");
+        let _ = conn.close().await;
+        let (base, _) = admin
+            .rsplit_once('/')
+            .expect("la URL de administración nombra una base");
+        BaseDeDatos {
+            url: format!("{base}/{nombre}"),
+            nombre,
+            admin: admin.to_owned(),
+        }
+    }
+
+    /// A connection to this test's database.
+    pub async fn conectar(&self) -> PgConnection {
+        PgConnection::connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("no se pudo conectar a {}: {e}", self.url))
+    }
+}
+
+impl Drop for BaseDeDatos {
+    fn drop(&mut self) {
+        let (admin, nombre) = (self.admin.clone(), self.nombre.clone());
+        // Drop may run inside the test's runtime: the async cleanup gets a
+        // thread and a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let conectar = PgConnection::connect(&admin);
+                if let Ok(Ok(mut conn)) =
+                    tokio::time::timeout(Duration::from_secs(5), conectar).await
+                {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        r#"DROP DATABASE IF EXISTS "{nombre}" WITH (FORCE)"#
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A Postgres server of this test's own, in a temporary folder, on a free
+/// port: one the test may restart without disturbing anyone else.
+pub struct PostgresPropio {
+    ctl: PgCtl,
+    pub puerto: u16,
+    carpeta: Option<tempfile::TempDir>,
+}
+
+/// What it takes to run `pg_ctl` on the private server; cheap to clone into
+/// a blocking task.
+#[derive(Clone)]
+struct PgCtl {
+    bin: PathBuf,
+    datos: PathBuf,
+    registro: PathBuf,
+    /// Root can't run Postgres: the commands run as `postgres` then.
+    como_postgres: bool,
+}
+
+impl PgCtl {
+    fn comando(&self, programa: &str) -> Command {
+        let ruta = self.bin.join(programa);
+        if self.como_postgres {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(ruta);
+            cmd
+        } else {
+            Command::new(ruta)
+        }
+    }
+
+    fn correr(&self, programa: &str, args: &[&str]) {
+        let mut cmd = self.comando(programa);
+        cmd.args(args);
+        let salida = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("no se pudo ejecutar {cmd:?}: {e}"));
+        assert!(
+            salida.status.success(),
+            "{cmd:?} falló ({}):\n{}\n{}\n── registro de Postgres ──\n{}",
+            salida.status,
+            String::from_utf8_lossy(&salida.stdout),
+            String::from_utf8_lossy(&salida.stderr),
+            std::fs::read_to_string(&self.registro).unwrap_or_default()
+        );
+    }
+
+    fn pg_ctl(&self, accion: &[&str]) {
+        let datos = self.datos.to_string_lossy().into_owned();
+        let registro = self.registro.to_string_lossy().into_owned();
+        let mut args = vec!["-D", &datos, "-l", &registro, "-w", "-t", "60"];
+        args.extend_from_slice(accion);
+        self.correr("pg_ctl", &args);
+    }
+}
+
+/// The newest `/usr/lib/postgresql/<version>/bin`.
+fn binarios_de_postgres() -> PathBuf {
+    let mut versiones: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("/usr/lib/postgresql: instala postgresql")
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    versiones.sort();
+    versiones
+        .pop()
+        .expect("ningún /usr/lib/postgresql/*/bin/initdb")
+        .1
+}
+
+fn soy_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+impl PostgresPropio {
+    /// initdb (trust auth, no fsync) and start; blocks for a few seconds.
+    pub async fn iniciar() -> Self {
+        tokio::task::spawn_blocking(Self::iniciar_ya)
+            .await
+            .expect("Postgres propio")
+    }
+
+    fn iniciar_ya() -> Self {
+        let como_postgres = soy_root();
+        let carpeta = tempfile::Builder::new()
+            .prefix("comanda-pg-")
+            .tempdir_in("/tmp")
+            .expect("carpeta temporal");
+        if como_postgres {
+            let ok = Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(carpeta.path())
+                .status()
+                .expect("chown")
+                .success();
+            assert!(ok, "chown postgres {}", carpeta.path().display());
+        }
+        let ctl = PgCtl {
+            bin: binarios_de_postgres(),
+            datos: carpeta.path().join("datos"),
+            registro: carpeta.path().join("postgres.log"),
+            como_postgres,
+        };
+        ctl.correr(
+            "initdb",
+            &[
+                "-D",
+                &ctl.datos.to_string_lossy(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+        );
+        let puerto = puerto_libre();
+        configurar(&ctl.datos, carpeta.path(), puerto);
+        ctl.pg_ctl(&["start"]);
+        PostgresPropio {
+            ctl,
+            puerto,
+            carpeta: Some(carpeta),
+        }
+    }
+
+    /// The URL of its `postgres` database, to create others.
+    pub fn url_admin(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.puerto)
+    }
+
+    /// Stops it the way an operator restarting it does (`-m fast`: every
+    /// connection is cut), waits `apagado`, and starts it again.
+    pub async fn reiniciar(&self, apagado: Duration) {
+        let ctl = self.ctl.clone();
+        tokio::task::spawn_blocking(move || {
+            ctl.pg_ctl(&["-m", "fast", "stop"]);
+            std::thread::sleep(apagado);
+            ctl.pg_ctl(&["start"]);
+        })
+        .await
+        .expect("reinicio de Postgres");
+    }
+}
+
+/// Appends what this server needs to its `postgresql.conf`.
+fn configurar(datos: &Path, socket: &Path, puerto: u16) {
+    use std::io::Write;
+    let mut conf = std::fs::OpenOptions::new()
+        .append(true)
+        .open(datos.join("postgresql.conf"))
+        .expect("postgresql.conf");
+    write!(
+        conf,
+        "\n# comanda tests\nport = {puerto}\nlisten_addresses = '127.0.0.1'\n\
+         unix_socket_directories = '{}'\nfsync = off\nfull_page_writes = off\n\
+         max_connections = 100\n",
+        socket.display()
+    )
+    .expect("postgresql.conf");
+}
+
+impl Drop for PostgresPropio {
+    fn drop(&mut self) {
+        let datos = self.ctl.datos.to_string_lossy().into_owned();
+        let _ = self
+            .ctl
+            .comando("pg_ctl")
+            .args(["-D", &datos, "-m", "immediate", "-w", "stop"])
+            .output();
+        if let Some(carpeta) = self.carpeta.take() {
+            let _ = carpeta.close();
+        }
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn puerto_libre() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().unwrap().port()
+}
