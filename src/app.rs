@@ -95,7 +95,7 @@ impl Application {
         };
         let superadmin_inicial = cuentas::primer_arranque(&store).await?;
 
-        let listener = TcpListener::bind(settings.bind).map_err(|source| ArranqueError::Bind {
+        let listener = escuchar(settings.bind).map_err(|source| ArranqueError::Bind {
             bind: settings.bind,
             source,
         })?;
@@ -248,6 +248,22 @@ fn servidor(
     .map_err(|source| ArranqueError::Bind { bind, source })?
     .run();
     Ok(server)
+}
+
+/// Pending connections the kernel holds before comanda accepts them: a
+/// reconnect wave of every screen of the chain must not meet refused SYNs
+/// (the standard library's listener allows 128).
+const BACKLOG: u32 = 2048;
+
+/// The listening socket, with [`BACKLOG`].
+fn escuchar(bind: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match bind {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(bind)?;
+    socket.listen(BACKLOG)?.into_std()
 }
 
 async fn esperar_senal() {

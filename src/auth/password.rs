@@ -13,16 +13,30 @@ use crate::modelo::Password;
 static HASH_SENUELO: LazyLock<String> =
     LazyLock::new(|| hash_sync("señuelo-que-nadie-usa").expect("argon2 with default params"));
 
-pub async fn hash_password(password: &Password) -> Result<String, argon2::password_hash::Error> {
-    let password = password.expose().to_owned();
-    tokio::task::spawn_blocking(move || hash_sync(&password))
+/// Hashes running at once: one per core. Each takes 19 MiB and a core for
+/// tens of milliseconds; a burst of logins (every screen of a sucursal after
+/// a restart) queues here instead of filling the blocking pool's threads —
+/// whose allocator keeps that memory for good — and starving the sockets.
+static TURNOS_DE_HASH: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
+/// Runs one argon2 computation off the async workers, in its turn.
+async fn en_su_turno<T: Send + 'static>(calculo: impl FnOnce() -> T + Send + 'static) -> T {
+    let _turno = TURNOS_DE_HASH.acquire().await.expect("never closed");
+    tokio::task::spawn_blocking(calculo)
         .await
         .expect("the hashing task does not panic")
 }
 
+pub async fn hash_password(password: &Password) -> Result<String, argon2::password_hash::Error> {
+    let password = password.expose().to_owned();
+    en_su_turno(move || hash_sync(&password)).await
+}
+
 /// Verifies `password` against `hash`, or against a decoy when there is no user.
 pub async fn verificar_password(password: String, hash: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+    en_su_turno(move || {
         let hash = hash.as_deref().unwrap_or(HASH_SENUELO.as_str());
         PasswordHash::new(hash).is_ok_and(|parsed| {
             Argon2::default()
@@ -31,7 +45,6 @@ pub async fn verificar_password(password: String, hash: Option<String>) -> bool 
         })
     })
     .await
-    .unwrap_or(false)
 }
 
 fn hash_sync(password: &str) -> Result<String, argon2::password_hash::Error> {

@@ -92,22 +92,38 @@ impl Session {
             .max_continuation_size(super::LIMITE_FRAME);
         Session::create(move |ctx| {
             ctx.add_stream(entrada);
-            Session {
-                id: nueva.id,
-                perfil: Perfil::de(&nueva.usuario),
-                usuario: Arc::new(nueva.usuario),
-                token: nueva.token,
-                dispatcher: nueva.dispatcher,
-                store: nueva.store,
-                reglas: nueva.reglas,
-                config: nueva.config,
-                salida,
-                cierre: Some(cierre),
-                estado: Estado::Esperando(Vec::new()),
-                ultimo_enviado: EventoId(0),
-                visto: Instant::now(),
-            }
+            Session::new(nueva, salida, Some(cierre))
         })
+    }
+
+    /// A session whose frames go to `salida` instead of a socket, and that
+    /// hears nothing from a client: the in-process fan-out benchmark
+    /// (`benches/difusion.rs`) measures Dispatcher → Sucursal → Session with it.
+    #[doc(hidden)]
+    pub fn start_sin_socket(nueva: NuevaSession, salida: mpsc::Sender<Saliente>) -> Addr<Session> {
+        Session::new(nueva, salida, None).start()
+    }
+
+    fn new(
+        nueva: NuevaSession,
+        salida: mpsc::Sender<Saliente>,
+        cierre: Option<oneshot::Sender<Option<CloseReason>>>,
+    ) -> Self {
+        Session {
+            id: nueva.id,
+            perfil: Perfil::de(&nueva.usuario),
+            usuario: Arc::new(nueva.usuario),
+            token: nueva.token,
+            dispatcher: nueva.dispatcher,
+            store: nueva.store,
+            reglas: nueva.reglas,
+            config: nueva.config,
+            salida,
+            cierre,
+            estado: Estado::Esperando(Vec::new()),
+            ultimo_enviado: EventoId(0),
+            visto: Instant::now(),
+        }
     }
 
     /// Queues a frame for the writer; a full queue means the client is too slow.

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 
@@ -22,7 +23,20 @@ pub struct Sucursal {
     dispatcher: Addr<Dispatcher>,
     /// This sucursal's screens on the other nodes serving the database.
     remota: Presencia,
+    /// An announcement is scheduled (see [`PAUSA_PRESENCIA`]).
+    anuncio_pendiente: bool,
+    /// What was last announced.
+    anunciada: Option<Presencia>,
 }
+
+/// Changes of presence this close together are announced once: a burst of
+/// screens connecting (a restart, a reconnect wave) costs one frame per
+/// screen, not one per screen per screen.
+const PAUSA_PRESENCIA: Duration = Duration::from_millis(50);
+/// An announcement reaches every member: in a crowded sucursal they are
+/// spaced further apart, so that presence costs at most about one frame per
+/// this long on average (10,000 screens: one announcement a second).
+const PRESENCIA_POR_MIEMBRO: Duration = Duration::from_micros(100);
 
 struct Miembro {
     addr: Addr<Session>,
@@ -37,6 +51,20 @@ impl Sucursal {
             cocina,
             dispatcher,
             remota: Presencia::default(),
+            anuncio_pendiente: false,
+            anunciada: None,
+        }
+    }
+
+    /// Presence may have changed: announce it shortly, once.
+    fn presencia_cambiada(&mut self, ctx: &mut Context<Self>) {
+        if !self.anuncio_pendiente {
+            self.anuncio_pendiente = true;
+            let pausa = PAUSA_PRESENCIA.max(PRESENCIA_POR_MIEMBRO * self.miembros.len() as u32);
+            ctx.run_later(pausa, |sucursal, _| {
+                sucursal.anuncio_pendiente = false;
+                sucursal.anunciar_presencia();
+            });
         }
     }
 
@@ -55,9 +83,13 @@ impl Sucursal {
 
     /// Tells every screen of the sucursal, and the monitors, who is online
     /// on any node.
-    fn anunciar_presencia(&self) {
+    fn anunciar_presencia(&mut self) {
         let local = self.presencia_local();
         let presencia = local + self.remota;
+        if self.anunciada == Some(presencia) {
+            return;
+        }
+        self.anunciada = Some(presencia);
         let frame = Aviso::Presencia {
             sucursal_id: self.id,
             en_linea: &presencia,
@@ -90,7 +122,8 @@ pub struct Unirse {
 impl Handler<Unirse> for Sucursal {
     type Result = ();
 
-    fn handle(&mut self, msg: Unirse, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Unirse, ctx: &mut Self::Context) {
+        let addr = msg.addr.clone();
         self.miembros.insert(
             msg.sesion,
             Miembro {
@@ -98,7 +131,17 @@ impl Handler<Unirse> for Sucursal {
                 perfil: msg.perfil,
             },
         );
-        self.anunciar_presencia();
+        // The newcomer learns who is online at once; the others with the
+        // next announcement.
+        let presencia = self.presencia_local() + self.remota;
+        addr.do_send(Frame(
+            Aviso::Presencia {
+                sucursal_id: self.id,
+                en_linea: &presencia,
+            }
+            .a_texto(),
+        ));
+        self.presencia_cambiada(ctx);
     }
 }
 
@@ -111,9 +154,9 @@ pub struct Salir {
 impl Handler<Salir> for Sucursal {
     type Result = ();
 
-    fn handle(&mut self, msg: Salir, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Salir, ctx: &mut Self::Context) {
         if self.miembros.remove(&msg.sesion).is_some() {
-            self.anunciar_presencia();
+            self.presencia_cambiada(ctx);
         }
     }
 }
@@ -126,10 +169,10 @@ pub struct PresenciaRemota(pub Presencia);
 impl Handler<PresenciaRemota> for Sucursal {
     type Result = ();
 
-    fn handle(&mut self, PresenciaRemota(remota): PresenciaRemota, _: &mut Self::Context) {
+    fn handle(&mut self, PresenciaRemota(remota): PresenciaRemota, ctx: &mut Self::Context) {
         if remota != self.remota {
             self.remota = remota;
-            self.anunciar_presencia();
+            self.presencia_cambiada(ctx);
         }
     }
 }
