@@ -25,7 +25,7 @@ mkdir -p "$SALIDA"
 log() { printf '\n== %s\n' "$*" >&2; }
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-if [ "$(ulimit -n)" -lt $((SESIONES + 500)) ]; then
+if [ "$(ulimit -n)" -lt $((SESIONES + 100)) ]; then
   echo "ulimit -n es $(ulimit -n): hace falta más que $SESIONES sockets en el servidor" >&2
   exit 1
 fi
