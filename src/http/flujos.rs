@@ -3,10 +3,10 @@
 //! `Idempotency-Key`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
-use super::idempotencia::{ClaveIdempotencia, idempotente};
+use super::idempotencia::ClaveIdempotencia;
 use super::{Lista, sucursal_de_consulta};
 use crate::auth::{Autenticado, Permiso};
 use crate::error::ApiError;
@@ -86,38 +86,38 @@ async fn listar_pedidos(
 async fn crear_pedido(
     ctx: web::Data<Contexto>,
     quien: Autenticado,
-    req: HttpRequest,
     clave: ClaveIdempotencia,
     body: web::Json<NuevoPedido>,
 ) -> Result<HttpResponse, ApiError> {
     let autor = quien.exigir(Permiso::CrearPedidos)?;
     let ctx = ctx.get_ref();
-    idempotente(&ctx.store, autor.id, &req, clave, StatusCode::CREATED, |idem| async move {
-        flujos::crear_pedido(ctx, autor, body.into_inner(), idem.as_ref()).await
-    })
-    .await
+    clave
+        .una_vez(
+            &ctx.store,
+            autor.id,
+            StatusCode::CREATED,
+            |idem| async move {
+                flujos::crear_pedido(ctx, autor, body.into_inner(), idem.as_ref()).await
+            },
+        )
+        .await
 }
 
 #[post("/pedidos/{id}/aprobar")]
 async fn aprobar_pedido(
     ctx: web::Data<Contexto>,
     quien: Autenticado,
-    req: HttpRequest,
     clave: ClaveIdempotencia,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let autor = quien.exigir(Permiso::AprobarPedidos)?;
     let id = PedidoId(id.into_inner());
     let ctx = ctx.get_ref();
-    idempotente(
-        &ctx.store,
-        autor.id,
-        &req,
-        clave,
-        StatusCode::OK,
-        |idem| async move { flujos::aprobar_pedido(ctx, autor, id, idem.as_ref()).await },
-    )
-    .await
+    clave
+        .una_vez(&ctx.store, autor.id, StatusCode::OK, |idem| async move {
+            flujos::aprobar_pedido(ctx, autor, id, idem.as_ref()).await
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -130,7 +130,6 @@ struct NuevoEstadoPedido {
 async fn estado_pedido(
     ctx: web::Data<Contexto>,
     quien: Autenticado,
-    req: HttpRequest,
     clave: ClaveIdempotencia,
     id: web::Path<i64>,
     body: web::Json<NuevoEstadoPedido>,
@@ -138,17 +137,11 @@ async fn estado_pedido(
     let autor = quien.exigir(Permiso::AvanzarPedidos)?;
     let id = PedidoId(id.into_inner());
     let ctx = ctx.get_ref();
-    idempotente(
-        &ctx.store,
-        autor.id,
-        &req,
-        clave,
-        StatusCode::OK,
-        |idem| async move {
+    clave
+        .una_vez(&ctx.store, autor.id, StatusCode::OK, |idem| async move {
             flujos::cambiar_estado_pedido(ctx, autor, id, body.estado, idem.as_ref()).await
-        },
-    )
-    .await
+        })
+        .await
 }
 
 // ── Alertas de cocina ───────────────────────────────────────────────────────
@@ -179,38 +172,38 @@ async fn listar_alertas(
 async fn crear_alerta(
     ctx: web::Data<Contexto>,
     quien: Autenticado,
-    req: HttpRequest,
     clave: ClaveIdempotencia,
     body: web::Json<NuevaAlertaCocina>,
 ) -> Result<HttpResponse, ApiError> {
     let autor = quien.exigir(Permiso::PedirACocina)?;
     let ctx = ctx.get_ref();
-    idempotente(&ctx.store, autor.id, &req, clave, StatusCode::CREATED, |idem| async move {
-        flujos::alertar_cocina(ctx, autor, body.into_inner(), idem.as_ref()).await
-    })
-    .await
+    clave
+        .una_vez(
+            &ctx.store,
+            autor.id,
+            StatusCode::CREATED,
+            |idem| async move {
+                flujos::alertar_cocina(ctx, autor, body.into_inner(), idem.as_ref()).await
+            },
+        )
+        .await
 }
 
 #[post("/alertas/{id}/leida")]
 async fn leer_alerta(
     ctx: web::Data<Contexto>,
     quien: Autenticado,
-    req: HttpRequest,
     clave: ClaveIdempotencia,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let autor = quien.exigir(Permiso::AtenderCocina)?;
     let id = AlertaId(id.into_inner());
     let ctx = ctx.get_ref();
-    idempotente(
-        &ctx.store,
-        autor.id,
-        &req,
-        clave,
-        StatusCode::OK,
-        |idem| async move { flujos::marcar_leida(ctx, autor, id, idem.as_ref()).await },
-    )
-    .await
+    clave
+        .una_vez(&ctx.store, autor.id, StatusCode::OK, |idem| async move {
+            flujos::marcar_leida(ctx, autor, id, idem.as_ref()).await
+        })
+        .await
 }
 
 // ── Refills ─────────────────────────────────────────────────────────────────
@@ -241,16 +234,21 @@ async fn listar_refills(
 async fn crear_refill(
     ctx: web::Data<Contexto>,
     quien: Autenticado,
-    req: HttpRequest,
     clave: ClaveIdempotencia,
     body: web::Json<NuevoRefill>,
 ) -> Result<HttpResponse, ApiError> {
     let autor = quien.exigir(Permiso::PedirACocina)?;
     let ctx = ctx.get_ref();
-    idempotente(&ctx.store, autor.id, &req, clave, StatusCode::CREATED, |idem| async move {
-        flujos::pedir_refill(ctx, autor, body.into_inner(), idem.as_ref()).await
-    })
-    .await
+    clave
+        .una_vez(
+            &ctx.store,
+            autor.id,
+            StatusCode::CREATED,
+            |idem| async move {
+                flujos::pedir_refill(ctx, autor, body.into_inner(), idem.as_ref()).await
+            },
+        )
+        .await
 }
 
 #[derive(Deserialize)]
@@ -263,7 +261,6 @@ struct NuevoEstadoRefill {
 async fn estado_refill(
     ctx: web::Data<Contexto>,
     quien: Autenticado,
-    req: HttpRequest,
     clave: ClaveIdempotencia,
     id: web::Path<i64>,
     body: web::Json<NuevoEstadoRefill>,
@@ -271,17 +268,11 @@ async fn estado_refill(
     let autor = quien.exigir(Permiso::AtenderCocina)?;
     let id = RefillId(id.into_inner());
     let ctx = ctx.get_ref();
-    idempotente(
-        &ctx.store,
-        autor.id,
-        &req,
-        clave,
-        StatusCode::OK,
-        |idem| async move {
+    clave
+        .una_vez(&ctx.store, autor.id, StatusCode::OK, |idem| async move {
             flujos::cambiar_estado_refill(ctx, autor, id, body.estado, idem.as_ref()).await
-        },
-    )
-    .await
+        })
+        .await
 }
 
 // ── Vouchers ────────────────────────────────────────────────────────────────
@@ -312,45 +303,38 @@ async fn listar_vouchers(
 async fn crear_voucher(
     ctx: web::Data<Contexto>,
     quien: Autenticado,
-    req: HttpRequest,
     clave: ClaveIdempotencia,
     body: web::Json<NuevoVoucher>,
 ) -> Result<HttpResponse, ApiError> {
     let autor = quien.exigir(Permiso::RegistrarVouchers)?;
     let ctx = ctx.get_ref();
-    idempotente(
-        &ctx.store,
-        autor.id,
-        &req,
-        clave,
-        StatusCode::CREATED,
-        |idem| async move {
-            flujos::registrar_voucher(ctx, autor, body.into_inner(), idem.as_ref()).await
-        },
-    )
-    .await
+    clave
+        .una_vez(
+            &ctx.store,
+            autor.id,
+            StatusCode::CREATED,
+            |idem| async move {
+                flujos::registrar_voucher(ctx, autor, body.into_inner(), idem.as_ref()).await
+            },
+        )
+        .await
 }
 
 #[post("/vouchers/{id}/aprobar")]
 async fn aprobar_voucher(
     ctx: web::Data<Contexto>,
     quien: Autenticado,
-    req: HttpRequest,
     clave: ClaveIdempotencia,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let autor = quien.exigir(Permiso::RevisarVouchers)?;
     let id = VoucherId(id.into_inner());
     let ctx = ctx.get_ref();
-    idempotente(
-        &ctx.store,
-        autor.id,
-        &req,
-        clave,
-        StatusCode::OK,
-        |idem| async move { flujos::aprobar_voucher(ctx, autor, id, idem.as_ref()).await },
-    )
-    .await
+    clave
+        .una_vez(&ctx.store, autor.id, StatusCode::OK, |idem| async move {
+            flujos::aprobar_voucher(ctx, autor, id, idem.as_ref()).await
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -364,7 +348,6 @@ struct Rechazo {
 async fn rechazar_voucher(
     ctx: web::Data<Contexto>,
     quien: Autenticado,
-    req: HttpRequest,
     clave: ClaveIdempotencia,
     id: web::Path<i64>,
     body: web::Json<Rechazo>,
@@ -372,15 +355,9 @@ async fn rechazar_voucher(
     let autor = quien.exigir(Permiso::RevisarVouchers)?;
     let id = VoucherId(id.into_inner());
     let ctx = ctx.get_ref();
-    idempotente(
-        &ctx.store,
-        autor.id,
-        &req,
-        clave,
-        StatusCode::OK,
-        |idem| async move {
+    clave
+        .una_vez(&ctx.store, autor.id, StatusCode::OK, |idem| async move {
             flujos::rechazar_voucher(ctx, autor, id, &body.motivo, idem.as_ref()).await
-        },
-    )
-    .await
+        })
+        .await
 }

@@ -16,8 +16,12 @@ use crate::store::{Idempotencia, Store};
 
 const CABECERA: &str = "Idempotency-Key";
 
-/// The request's `Idempotency-Key`, if any: 1 to 200 visible ASCII characters.
-pub struct ClaveIdempotencia(Option<String>);
+/// The request's `Idempotency-Key`, if any (1 to 200 visible ASCII
+/// characters), and the route it was sent to: a key belongs to one route.
+pub struct ClaveIdempotencia {
+    clave: Option<String>,
+    ruta: String,
+}
 
 impl FromRequest for ClaveIdempotencia {
     type Error = ApiError;
@@ -25,61 +29,65 @@ impl FromRequest for ClaveIdempotencia {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let clave = match req.headers().get(CABECERA) {
-            None => Ok(ClaveIdempotencia(None)),
+            None => Ok(None),
             Some(v) => match v.to_str() {
                 Ok(s)
                     if (1..=200).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) =>
                 {
-                    Ok(ClaveIdempotencia(Some(s.to_owned())))
+                    Ok(Some(s.to_owned()))
                 }
                 _ => Err(ApiError::Invalida(format!(
                     "{CABECERA} debe tener de 1 a 200 caracteres ASCII visibles"
                 ))),
             },
         };
-        ready(clave)
+        ready(clave.map(|clave| ClaveIdempotencia {
+            clave,
+            ruta: format!("{} {}", req.method(), req.path()),
+        }))
     }
 }
 
-/// Runs `accion` once per key: a key already answered gets the recorded
-/// answer, byte for byte, without running anything.
-pub async fn idempotente<T, F, Fut>(
-    store: &Store,
-    usuario: UsuarioId,
-    req: &HttpRequest,
-    clave: ClaveIdempotencia,
-    estado: StatusCode,
-    accion: F,
-) -> Result<HttpResponse, ApiError>
-where
-    T: Serialize,
-    F: FnOnce(Option<Idempotencia>) -> Fut,
-    Fut: Future<Output = Result<T, FlujoError>>,
-{
-    let ruta = format!("{} {}", req.method(), req.path());
-    let Some(clave) = clave.0 else {
-        let hecho = accion(None).await?;
-        return Ok(HttpResponse::build(estado).json(hecho));
-    };
-    if let Some(respuesta) = repetida(store, usuario, &clave, &ruta).await? {
-        return Ok(respuesta);
-    }
-    let idem = Idempotencia {
-        usuario_id: usuario,
-        clave: clave.clone(),
-        ruta: ruta.clone(),
-        estado: estado.as_u16().into(),
-    };
-    match accion(Some(idem)).await {
-        Ok(hecho) => Ok(HttpResponse::build(estado).json(hecho)),
-        // A concurrent request with the same key may have committed first and
-        // made this one fail — on the key itself, or because the row already
-        // moved (a double-tapped approval finds the order approved): answer
-        // as it did. Without a recorded answer the failure is this request's own.
-        Err(e) => match repetida(store, usuario, &clave, &ruta).await? {
-            Some(respuesta) => Ok(respuesta),
-            None => Err(e.into()),
-        },
+impl ClaveIdempotencia {
+    /// Runs `accion` once per key: a key already answered gets the recorded
+    /// answer, byte for byte, without running anything.
+    pub async fn una_vez<T, F, Fut>(
+        self,
+        store: &Store,
+        usuario: UsuarioId,
+        estado: StatusCode,
+        accion: F,
+    ) -> Result<HttpResponse, ApiError>
+    where
+        T: Serialize,
+        F: FnOnce(Option<Idempotencia>) -> Fut,
+        Fut: Future<Output = Result<T, FlujoError>>,
+    {
+        let ClaveIdempotencia { clave, ruta } = self;
+        let Some(clave) = clave else {
+            let hecho = accion(None).await?;
+            return Ok(HttpResponse::build(estado).json(hecho));
+        };
+        if let Some(respuesta) = repetida(store, usuario, &clave, &ruta).await? {
+            return Ok(respuesta);
+        }
+        let idem = Idempotencia {
+            usuario_id: usuario,
+            clave: clave.clone(),
+            ruta: ruta.clone(),
+            estado: estado.as_u16().into(),
+        };
+        match accion(Some(idem)).await {
+            Ok(hecho) => Ok(HttpResponse::build(estado).json(hecho)),
+            // A concurrent request with the same key may have committed first and
+            // made this one fail — on the key itself, or because the row already
+            // moved (a double-tapped approval finds the order approved): answer
+            // as it did. Without a recorded answer the failure is this request's own.
+            Err(e) => match repetida(store, usuario, &clave, &ruta).await? {
+                Some(respuesta) => Ok(respuesta),
+                None => Err(e.into()),
+            },
+        }
     }
 }
 

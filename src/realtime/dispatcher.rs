@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::SesionId;
 use super::cocina::{Cocina, Escalador, ResumenCocina};
-use super::protocolo::{Aviso, EventoPublicado, Presencia};
+use super::protocolo::{EventoPublicado, Presencia, frame_de_presencia};
 use super::session::{Cerrar, Entregar, Frame, Session};
 use super::sucursal::{Difundir, PresenciaRemota, Salir, Sucursal, Unirse};
 use crate::auth::{Perfil, TokenHash};
@@ -104,12 +104,7 @@ impl Dispatcher {
     }
 
     fn presencia_a(&self, addr: &Addr<Session>, sucursal: SucursalId, presencia: &Presencia) {
-        let frame = Aviso::Presencia {
-            sucursal_id: sucursal,
-            en_linea: presencia,
-        }
-        .a_texto();
-        addr.do_send(Frame(frame));
+        addr.do_send(Frame(frame_de_presencia(sucursal, presencia)));
     }
 }
 
@@ -245,11 +240,7 @@ impl Handler<PresenciaCambiada> for Dispatcher {
             self.presencia_local_cambiada.notify_one();
         }
         self.presencias.insert(msg.sucursal, msg.presencia);
-        let frame = Aviso::Presencia {
-            sucursal_id: msg.sucursal,
-            en_linea: &msg.presencia,
-        }
-        .a_texto();
+        let frame = frame_de_presencia(msg.sucursal, &msg.presencia);
         for (_, monitor) in self.monitores() {
             if monitor.perfil.alcance.incluye(msg.sucursal) {
                 monitor.addr.do_send(Frame(frame.clone()));

@@ -118,6 +118,15 @@ impl Aviso<'_> {
     }
 }
 
+/// The `presencia` frame of a sucursal.
+pub fn frame_de_presencia(sucursal_id: SucursalId, en_linea: &Presencia) -> ByteString {
+    Aviso::Presencia {
+        sucursal_id,
+        en_linea,
+    }
+    .a_texto()
+}
+
 pub use crate::modelo::Presencia;
 
 fn a_texto(valor: &impl Serialize) -> ByteString {

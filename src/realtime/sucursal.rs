@@ -11,7 +11,7 @@ use actix::prelude::*;
 use super::SesionId;
 use super::cocina::Cocina;
 use super::dispatcher::{Dispatcher, PresenciaCambiada};
-use super::protocolo::{Aviso, EventoPublicado, Presencia};
+use super::protocolo::{EventoPublicado, Presencia, frame_de_presencia};
 use super::session::{Entregar, Frame, Session};
 use crate::auth::Perfil;
 use crate::modelo::{Rol, SucursalId};
@@ -90,11 +90,7 @@ impl Sucursal {
             return;
         }
         self.anunciada = Some(presencia);
-        let frame = Aviso::Presencia {
-            sucursal_id: self.id,
-            en_linea: &presencia,
-        }
-        .a_texto();
+        let frame = frame_de_presencia(self.id, &presencia);
         for m in self.miembros.values() {
             m.addr.do_send(Frame(frame.clone()));
         }
@@ -134,13 +130,7 @@ impl Handler<Unirse> for Sucursal {
         // The newcomer learns who is online at once; the others with the
         // next announcement.
         let presencia = self.presencia_local() + self.remota;
-        addr.do_send(Frame(
-            Aviso::Presencia {
-                sucursal_id: self.id,
-                en_linea: &presencia,
-            }
-            .a_texto(),
-        ));
+        addr.do_send(Frame(frame_de_presencia(self.id, &presencia)));
         self.presencia_cambiada(ctx);
     }
 }

@@ -70,13 +70,22 @@ impl TurnoCompartido for sqlx::PgConnection {
     }
 
     async fn avisar(&mut self, ids: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CANAL)
-            .bind(ids)
-            .execute(self)
-            .await
-            .map(drop)
+        notificar(self, CANAL, ids).await
     }
+}
+
+/// `NOTIFY canal, texto` (delivered when the surrounding transaction commits).
+pub(super) async fn notificar<'e>(
+    conexion: impl sqlx::PgExecutor<'e>,
+    canal: &str,
+    texto: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(canal)
+        .bind(texto)
+        .execute(conexion)
+        .await
+        .map(drop)
 }
 
 impl TurnoCompartido for sqlx::SqliteConnection {

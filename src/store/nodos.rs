@@ -113,11 +113,7 @@ impl Store {
     /// Wakes the other nodes to read `id`'s row again (Postgres).
     async fn avisar_a_los_nodos(&self, id: &str) -> Result<(), StoreError> {
         if let Pool::Postgres(p) = &self.pool {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CANAL_NODOS)
-                .bind(id)
-                .execute(p)
-                .await?;
+            super::eventos::notificar(p, CANAL_NODOS, id).await?;
         }
         Ok(())
     }
