@@ -1,11 +1,8 @@
 //! The `comanda` binary as an operator runs it: `migrate`, `usuario crear`,
 //! and the first start in an empty folder.
 
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use comanda::config::{Settings, StoreSettings};
@@ -15,6 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestDb, en_ambos_stores, spawn_app_with, test_settings};
+use crate::proceso::Proceso;
 
 const BINARIO: &str = env!("CARGO_BIN_EXE_comanda");
 const PLAZO: Duration = Duration::from_secs(60);
@@ -28,133 +26,17 @@ fn comanda() -> Command {
     cmd
 }
 
-/// Collects everything a pipe says, on a thread of its own, so that the
-/// child never blocks on a full pipe while the test waits for it.
-struct Salida {
-    texto: Arc<Mutex<String>>,
-    hilo: Option<JoinHandle<()>>,
-}
-
-impl Salida {
-    fn leer(mut pipe: impl Read + Send + 'static) -> Self {
-        let texto = Arc::new(Mutex::new(String::new()));
-        let destino = texto.clone();
-        let hilo = std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                destino
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        Self {
-            texto,
-            hilo: Some(hilo),
-        }
-    }
-
-    /// What has arrived so far.
-    fn hasta_ahora(&self) -> String {
-        self.texto.lock().unwrap().clone()
-    }
-
-    /// Everything, once the child has exited and closed the pipe.
-    fn completa(mut self) -> String {
-        if let Some(hilo) = self.hilo.take() {
-            hilo.join().expect("reader thread");
-        }
-        self.hasta_ahora()
-    }
-}
-
-/// A child process that is killed if the test fails before it ends.
-struct Proceso {
-    child: Child,
-    stdout: Option<Salida>,
-    stderr: Option<Salida>,
-}
-
-impl Proceso {
-    fn lanzar(mut cmd: Command, entrada: Option<&str>) -> Self {
-        cmd.stdin(if entrada.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("comanda arranca");
-        if let Some(entrada) = entrada {
-            let mut stdin = child.stdin.take().expect("stdin");
-            // A child that fails before reading (a bad flag) closes the pipe
-            // first: that broken pipe is its answer, not the test's failure.
-            if let Err(e) = stdin.write_all(entrada.as_bytes()) {
-                assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
-            }
-            // Dropping stdin closes it: the child sees the end of its input.
-        }
-        let stdout = Salida::leer(child.stdout.take().expect("stdout"));
-        let stderr = Salida::leer(child.stderr.take().expect("stderr"));
-        Self {
-            child,
-            stdout: Some(stdout),
-            stderr: Some(stderr),
-        }
-    }
-
-    fn stdout_hasta_ahora(&self) -> String {
-        self.stdout.as_ref().unwrap().hasta_ahora()
-    }
-
-    /// Waits for the child to exit, polling up to [`PLAZO`]; answers its
-    /// status, stdout and stderr.
-    async fn esperar(mut self) -> (ExitStatus, String, String) {
-        let limite = Instant::now() + PLAZO;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(
-                Instant::now() < limite,
-                "comanda no terminó en {PLAZO:?}; stderr:\n{}",
-                self.stderr.as_ref().unwrap().hasta_ahora()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let stdout = self.stdout.take().unwrap().completa();
-        let stderr = self.stderr.take().unwrap().completa();
-        (status, stdout, stderr)
-    }
-
-    /// SIGTERM, as a service manager stops it.
-    fn terminar(&self) {
-        let ok = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill")
-            .success();
-        assert!(ok, "kill -TERM {}", self.child.id());
-    }
-}
-
-impl Drop for Proceso {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Waits for `proceso` to exit (up to [`PLAZO`]); answers its status,
+/// stdout and stderr.
+async fn esperar(mut proceso: Proceso) -> (ExitStatus, String, String) {
+    let status = proceso.esperar_fin(PLAZO).await;
+    (status, proceso.stdout(), proceso.stderr())
 }
 
 async fn ejecutar(args: &[&str], entrada: Option<&str>) -> (ExitStatus, String, String) {
     let mut cmd = comanda();
     cmd.args(args);
-    Proceso::lanzar(cmd, entrada).esperar().await
+    esperar(Proceso::lanzar_con(cmd, entrada)).await
 }
 
 fn store_settings(url: &str) -> StoreSettings {
@@ -183,10 +65,10 @@ async fn esperar_listo(proceso: &mut Proceso, base: &str) {
         {
             return;
         }
-        if let Some(status) = proceso.child.try_wait().unwrap() {
+        if let Some(status) = proceso.termino() {
             panic!(
                 "comanda terminó antes de estar listo ({status}); stderr:\n{}",
-                proceso.stderr.as_ref().unwrap().hasta_ahora()
+                proceso.stderr()
             );
         }
         assert!(
@@ -215,7 +97,7 @@ async fn arrancar_en(carpeta: &Path) -> (Proceso, String) {
     let mut cmd = comanda();
     cmd.current_dir(carpeta)
         .args(["--bind", &format!("127.0.0.1:{puerto}")]);
-    let mut proceso = Proceso::lanzar(cmd, None);
+    let mut proceso = Proceso::lanzar(cmd);
     let base = format!("http://127.0.0.1:{puerto}");
     esperar_listo(&mut proceso, &base).await;
     (proceso, base)
@@ -232,7 +114,7 @@ async fn login_superadmin(base: &str, password: &str) -> reqwest::Response {
 
 async fn detener(proceso: Proceso) -> String {
     proceso.terminar();
-    let (status, stdout, stderr) = proceso.esperar().await;
+    let (status, stdout, stderr) = esperar(proceso).await;
     assert!(
         status.success(),
         "tras SIGTERM sale con 0, no {status}; stderr:\n{stderr}"
@@ -341,7 +223,7 @@ async fn el_primer_arranque_sin_database_url_crea_comanda_db_y_muestra_la_passwo
     // The banner is printed right after startup; wait for it, with a deadline.
     let limite = Instant::now() + PLAZO;
     let password = loop {
-        if let Some(p) = password_impresa(&proceso.stdout_hasta_ahora()) {
+        if let Some(p) = password_impresa(&proceso.stdout()) {
             break p;
         }
         assert!(

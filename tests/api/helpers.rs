@@ -7,15 +7,12 @@ use comanda::app::Application;
 use comanda::config::Settings;
 use comanda::modelo::{NuevoUsuario, Password, Rol, SucursalId, Usuario};
 use comanda::store::{Backend, Store};
+
+use crate::postgres::BaseDeDatos;
+use crate::reglas_de_fabrica::REGLAS_DE_FABRICA;
+use crate::reglas_de_fabrica::copia_de_las_reglas;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::Connection;
-
-/// Where the Postgres tests create their databases.
-pub fn admin_database_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
 
 /// Runs each test body twice: once on SQLite, once on Postgres.
 ///
@@ -55,7 +52,7 @@ pub(crate) use en_ambos_stores;
 /// A database of its own for one test; a Postgres one is dropped with it.
 pub struct TestDb {
     pub url: String,
-    postgres: Option<(String, String)>,
+    _postgres: Option<BaseDeDatos>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -67,75 +64,29 @@ impl TestDb {
                 let url = format!("sqlite://{}", dir.path().join("comanda.db").display());
                 TestDb {
                     url,
-                    postgres: None,
+                    _postgres: None,
                     _dir: Some(dir),
                 }
             }
             Backend::Postgres => {
-                let admin = admin_database_url();
-                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-                    panic!(
-                        "Postgres no responde en {admin}: {e}\n\
-                         Los tests de Postgres no se saltan. Arráncalo \
-                         (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) \
-                         o apunta TEST_DATABASE_URL a uno que funcione."
-                    )
-                });
-                let nombre = format!("comanda_test_{:016x}", rand::random::<u64>());
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    r#"CREATE DATABASE "{nombre}""#
-                )))
-                .execute(&mut conn)
-                .await
-                .expect("CREATE DATABASE");
-                let _ = conn.close().await;
-                let (base, _) = admin
-                    .rsplit_once('/')
-                    .expect("TEST_DATABASE_URL with a database");
+                let base = BaseDeDatos::nueva().await;
                 TestDb {
-                    url: format!("{base}/{nombre}"),
-                    postgres: Some((admin, nombre)),
+                    url: base.url.clone(),
+                    _postgres: Some(base),
                     _dir: None,
                 }
             }
         }
     }
-}
 
-impl TestDb {
     /// The same database for another node of the same test; the original
     /// keeps ownership (and drops it), so it must outlive this one.
     pub fn compartida(&self) -> Self {
         TestDb {
             url: self.url.clone(),
-            postgres: None,
+            _postgres: None,
             _dir: None,
         }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((admin, nombre)) = self.postgres.take() else {
-            return;
-        };
-        // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        r#"DROP DATABASE IF EXISTS "{nombre}" WITH (FORCE)"#
-                    )))
-                    .execute(&mut conn)
-                    .await;
-                }
-            });
-        })
-        .join();
     }
 }
 
@@ -163,20 +114,6 @@ pub fn test_settings(db: &TestDb) -> Settings {
     settings.rules_dir = REGLAS_DE_FABRICA.into();
     settings.static_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static").into();
     settings
-}
-
-const REGLAS_DE_FABRICA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rules");
-
-/// A temporary folder with the shipped `rules/*.rhai`.
-pub fn copia_de_las_reglas() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for entrada in std::fs::read_dir(REGLAS_DE_FABRICA).expect("rules/") {
-        let ruta = entrada.unwrap().path();
-        if ruta.extension().is_some_and(|e| e == "rhai") {
-            std::fs::copy(&ruta, dir.path().join(ruta.file_name().unwrap())).unwrap();
-        }
-    }
-    dir
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {

@@ -2,6 +2,12 @@
 //! Every test runs on SQLite and on Postgres (see `helpers::en_ambos_stores!`).
 
 mod helpers;
+#[path = "../comun/postgres.rs"]
+mod postgres;
+#[path = "../comun/proceso.rs"]
+mod proceso;
+#[path = "../comun/reglas.rs"]
+mod reglas_de_fabrica;
 mod socket;
 
 mod binario;

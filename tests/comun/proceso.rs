@@ -1,7 +1,12 @@
 //! A child process whose output is collected on threads of its own (so that
 //! it never blocks on a full pipe), killed if the test ends before it does.
+//! Shared by the test binaries that run `comanda` itself (`tests/api`'s
+//! `binario`, `tests/nodos`) through `#[path]`.
 
-use std::io::Read;
+// Each test binary that includes this file uses a part of it.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -42,7 +47,7 @@ impl Salida {
     }
 
     /// Waits for the writer to close the pipe (the child has exited).
-    fn terminar(&mut self) {
+    fn cerrar(&mut self) {
         if let Some(hilo) = self.hilo.take() {
             let _ = hilo.join();
         }
@@ -56,13 +61,31 @@ pub struct Proceso {
 }
 
 impl Proceso {
-    pub fn lanzar(mut cmd: Command) -> Self {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+    pub fn lanzar(cmd: Command) -> Self {
+        Self::lanzar_con(cmd, None)
+    }
+
+    /// Started with `entrada` on its standard input, which is then closed.
+    pub fn lanzar_con(mut cmd: Command, entrada: Option<&str>) -> Self {
+        cmd.stdin(if entrada.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("no se pudo lanzar {cmd:?}: {e}"));
+        if let Some(entrada) = entrada {
+            let mut stdin = child.stdin.take().expect("stdin");
+            // A child that fails before reading (a bad flag) closes the pipe
+            // first: that broken pipe is its answer, not the test's failure.
+            if let Err(e) = stdin.write_all(entrada.as_bytes()) {
+                assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+            }
+            // Dropping stdin closes it: the child sees the end of its input.
+        }
         let stdout = Salida::leer(child.stdout.take().expect("stdout"));
         let stderr = Salida::leer(child.stderr.take().expect("stderr"));
         Self {
@@ -85,8 +108,23 @@ impl Proceso {
         )
     }
 
+    pub fn stdout(&self) -> String {
+        self.stdout.hasta_ahora()
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.hasta_ahora()
+    }
+
+    /// SIGTERM, as a service manager stops it.
+    pub fn terminar(&self) {
+        let ok = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -TERM {}", self.pid());
     }
 
     /// The exit status, if it has exited.
@@ -99,8 +137,8 @@ impl Proceso {
         let limite = Instant::now() + plazo;
         loop {
             if let Some(status) = self.termino() {
-                self.stdout.terminar();
-                self.stderr.terminar();
+                self.stdout.cerrar();
+                self.stderr.cerrar();
                 return status;
             }
             assert!(

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::arnes::nodo::{copia_de_las_reglas, serve};
+use crate::arnes::nodo::serve;
 use crate::arnes::proceso::Proceso;
+use crate::arnes::reglas::copia_de_las_reglas;
 use crate::arnes::{Ajustes, Nodo};
 
 const FIN: Duration = Duration::from_secs(60);

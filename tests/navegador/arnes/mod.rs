@@ -21,6 +21,8 @@
 
 pub mod chromedriver;
 pub mod navegador;
+#[path = "../../comun/reglas.rs"]
+pub mod reglas;
 pub mod servidor;
 
 use std::cell::RefCell;

@@ -11,9 +11,10 @@ use comanda::config::Settings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use super::reglas::copia_de_las_reglas;
+
 pub use comanda::cuentas::DEMO_PASSWORD;
 
-const REGLAS_DE_FABRICA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rules");
 const PAGINAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/static");
 
 /// What outlives a restart: the database and the rules folder. Owned by the
@@ -193,16 +194,4 @@ impl Servidor {
         )
         .await
     }
-}
-
-/// A temporary folder with the shipped `rules/*.rhai`.
-fn copia_de_las_reglas() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("carpeta temporal");
-    for entrada in std::fs::read_dir(REGLAS_DE_FABRICA).expect("rules/") {
-        let ruta = entrada.unwrap().path();
-        if ruta.extension().is_some_and(|e| e == "rhai") {
-            std::fs::copy(&ruta, dir.path().join(ruta.file_name().unwrap())).unwrap();
-        }
-    }
-    dir
 }

@@ -17,8 +17,13 @@ pub mod base;
 pub mod escenario;
 pub mod nodo;
 pub mod pantalla;
+#[path = "../../comun/postgres.rs"]
+pub mod postgres;
+#[path = "../../comun/proceso.rs"]
 pub mod proceso;
 pub mod publicador;
+#[path = "../../comun/reglas.rs"]
+pub mod reglas;
 pub mod socket;
 
 pub use base::{BaseDeDatos, PostgresPropio};

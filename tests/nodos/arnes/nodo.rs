@@ -11,9 +11,9 @@ use tokio::time::Instant;
 
 use super::base::BaseDeDatos;
 use super::proceso::Proceso;
+use super::reglas::copia_de_las_reglas;
 
 const BINARIO: &str = env!("CARGO_BIN_EXE_comanda");
-const REGLAS_DE_FABRICA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rules");
 const PAGINAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/static");
 
 /// The password of every `--demo` account (`cuentas::DEMO_PASSWORD`).
@@ -54,18 +54,6 @@ pub fn comanda() -> Command {
     }
     cmd.env("NO_COLOR", "1");
     cmd
-}
-
-/// A temporary folder with the shipped `rules/*.rhai`: a node may write there.
-pub fn copia_de_las_reglas() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for entrada in std::fs::read_dir(REGLAS_DE_FABRICA).expect("rules/") {
-        let ruta = entrada.unwrap().path();
-        if ruta.extension().is_some_and(|e| e == "rhai") {
-            std::fs::copy(&ruta, dir.path().join(ruta.file_name().unwrap())).unwrap();
-        }
-    }
-    dir
 }
 
 /// `comanda serve` on a free port, logging JSON lines (the port is read from
