@@ -1,7 +1,8 @@
 //! The in-process fan-out: one committed event through Dispatcher → Sucursal
-//! → N `Session` actors, each putting the shared bytes on its writer's
-//! queue. No sockets and no store on the path: what the actors cost per
-//! delivery (`benches/carga.rs` measures the whole thing over sockets).
+//! → the buzon of each of N `Session`s, drained as the socket's response body
+//! drains it (frames encoded into chunks). No sockets and no store on the
+//! path: what the actors and the buzon cost per delivery
+//! (`benches/carga.rs` measures the whole thing over sockets).
 //!
 //! `cargo bench --bench difusion`
 
@@ -14,7 +15,7 @@ use actix::Actor;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Map, json};
 use sqlx::types::Json;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 use comanda::auth::Token;
 use comanda::config::{Settings, StoreSettings};
@@ -23,6 +24,7 @@ use comanda::modelo::{
 };
 use comanda::realtime::SesionId;
 use comanda::realtime::dispatcher::{Despachar, Dispatcher};
+use comanda::realtime::salida::Buzon;
 use comanda::realtime::session::{NuevaSession, Session};
 use comanda::reglas::RuleEngine;
 use comanda::store::Store;
@@ -93,7 +95,7 @@ impl Mundo {
         let esperado = Rc::new(Cell::new(u64::MAX));
         let llegaron = Rc::new(Notify::new());
         for i in 0..n {
-            let (salida, mut cola) = mpsc::channel(config.ws_cola);
+            let buzon = Buzon::new(config.ws_cola);
             Session::start_sin_socket(
                 NuevaSession {
                     id: SesionId(i as u64 + 1),
@@ -112,14 +114,14 @@ impl Mundo {
                     reglas: motor.clone(),
                     config: config.clone(),
                 },
-                salida,
+                buzon.clone(),
             );
             let (recibidos, esperado, llegaron) =
                 (recibidos.clone(), esperado.clone(), llegaron.clone());
             actix::spawn(async move {
-                while cola.recv().await.is_some() {
-                    recibidos.set(recibidos.get() + 1);
-                    if recibidos.get() == esperado.get() {
+                while let Some((_, frames)) = buzon.siguiente().await {
+                    recibidos.set(recibidos.get() + frames as u64);
+                    if recibidos.get() >= esperado.get() {
                         llegaron.notify_one();
                     }
                 }

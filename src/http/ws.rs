@@ -45,9 +45,7 @@ async fn ws(
     let (respuesta, ws, mensajes) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::Invalida(format!("no es una petición WebSocket: {e}")))?;
     match autenticado {
-        Ok(quien) => {
-            realtime.abrir(quien, ws, mensajes);
-        }
+        Ok(quien) => Ok(realtime.abrir(quien, respuesta, mensajes)),
         Err(e) => {
             let (codigo, motivo) = match e {
                 ApiError::NoAutenticado => (cierre::NO_AUTENTICADO, "no autenticado"),
@@ -62,7 +60,7 @@ async fn ws(
                     .await;
                 drop(mensajes);
             });
+            Ok(respuesta)
         }
     }
-    Ok(respuesta)
 }

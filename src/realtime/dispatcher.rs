@@ -12,7 +12,8 @@ use time::OffsetDateTime;
 use super::SesionId;
 use super::cocina::{Cocina, Escalador, ResumenCocina};
 use super::protocolo::{EventoPublicado, Presencia, frame_de_presencia};
-use super::session::{Cerrar, Entregar, Frame, Session};
+use super::salida::Salida;
+use super::session::Cerrar;
 use super::sucursal::{Difundir, PresenciaRemota, Salir, Sucursal, Unirse};
 use crate::auth::{Perfil, TokenHash};
 use crate::config::RealtimeSettings;
@@ -41,7 +42,7 @@ pub struct Dispatcher {
 }
 
 struct Registro {
-    addr: Addr<Session>,
+    salida: Salida,
     perfil: Perfil,
     usuario_id: UsuarioId,
     token: TokenHash,
@@ -103,8 +104,8 @@ impl Dispatcher {
         self.sesiones.iter().filter(|(_, r)| r.perfil.es_monitor())
     }
 
-    fn presencia_a(&self, addr: &Addr<Session>, sucursal: SucursalId, presencia: &Presencia) {
-        addr.do_send(Frame(frame_de_presencia(sucursal, presencia)));
+    fn presencia_a(&self, salida: &Salida, sucursal: SucursalId, presencia: &Presencia) {
+        salida.frame(frame_de_presencia(sucursal, presencia));
     }
 }
 
@@ -126,7 +127,7 @@ impl Actor for Dispatcher {
 #[rtype(result = "EventoId")]
 pub struct Registrar {
     pub sesion: SesionId,
-    pub addr: Addr<Session>,
+    pub salida: Salida,
     pub perfil: Perfil,
     pub usuario_id: UsuarioId,
     pub token: TokenHash,
@@ -138,7 +139,7 @@ impl Handler<Registrar> for Dispatcher {
     fn handle(&mut self, msg: Registrar, ctx: &mut Self::Context) -> Self::Result {
         let Registrar {
             sesion,
-            addr,
+            salida,
             perfil,
             usuario_id,
             token,
@@ -146,20 +147,20 @@ impl Handler<Registrar> for Dispatcher {
         if perfil.es_monitor() {
             for (s, p) in &self.presencias {
                 if perfil.alcance.incluye(*s) {
-                    self.presencia_a(&addr, *s, p);
+                    self.presencia_a(&salida, *s, p);
                 }
             }
         } else if let (Some(_), Some(s)) = (perfil.audiencia(), perfil.alcance.sucursal()) {
             self.sucursal(s, ctx).do_send(Unirse {
                 sesion,
-                addr: addr.clone(),
+                salida: salida.clone(),
                 perfil,
             });
         }
         self.sesiones.insert(
             sesion,
             Registro {
-                addr,
+                salida,
                 perfil,
                 usuario_id,
                 token,
@@ -212,7 +213,7 @@ impl Handler<Despachar> for Dispatcher {
 
         for (_, monitor) in self.monitores() {
             if monitor.perfil.puede_recibir(sucursal, destinos) {
-                monitor.addr.do_send(Entregar(publicado.clone()));
+                monitor.salida.entregar(&publicado);
             }
         }
         if let Some(s) = sucursal {
@@ -243,7 +244,7 @@ impl Handler<PresenciaCambiada> for Dispatcher {
         let frame = frame_de_presencia(msg.sucursal, &msg.presencia);
         for (_, monitor) in self.monitores() {
             if monitor.perfil.alcance.incluye(msg.sucursal) {
-                monitor.addr.do_send(Frame(frame.clone()));
+                monitor.salida.frame(frame.clone());
             }
         }
     }
@@ -328,7 +329,7 @@ impl Handler<CerrarSesiones> for Dispatcher {
                 CualesSesiones::Todas => true,
             };
             if aplica {
-                registro.addr.do_send(Cerrar {
+                registro.salida.sesion.do_send(Cerrar {
                     codigo: msg.codigo,
                     motivo: msg.motivo,
                 });

@@ -7,6 +7,7 @@ pub mod cocina;
 pub mod dispatcher;
 pub mod nodo;
 pub mod protocolo;
+pub mod salida;
 pub mod session;
 pub mod sucursal;
 
@@ -22,6 +23,8 @@ use crate::reglas::{EscaladoPorReglas, Reglas, RuleEngine};
 use crate::store::{Store, StoreError};
 use dispatcher::{CerrarSesiones, CualesSesiones, Despachar, Dispatcher};
 use nodo::Nodo;
+use actix_web::HttpResponse;
+use salida::{Buzon, CuerpoWs};
 use session::{NuevaSession, Session};
 
 /// Largest client frame (design §6); a bigger one closes the socket with 1009.
@@ -113,14 +116,16 @@ impl Realtime {
         &self.dispatcher
     }
 
-    /// Starts the `Session` actor of an upgraded, authenticated socket.
+    /// Starts the `Session` actor of an authenticated socket: `respuesta`
+    /// (actix-ws's handshake) gets the session's buzon as its body.
     pub fn abrir(
         &self,
         quien: Autenticado,
-        ws: actix_ws::Session,
+        respuesta: HttpResponse,
         mensajes: actix_ws::MessageStream,
-    ) -> Addr<Session> {
+    ) -> HttpResponse {
         let id = SesionId(self.proxima_sesion.fetch_add(1, Ordering::Relaxed));
+        let buzon = Buzon::new(self.config.ws_cola);
         Session::start(
             NuevaSession {
                 id,
@@ -131,9 +136,10 @@ impl Realtime {
                 reglas: self.reglas.clone(),
                 config: self.config.clone(),
             },
-            ws,
+            buzon.clone(),
             mensajes,
-        )
+        );
+        CuerpoWs::en(respuesta, buzon)
     }
 
     /// Closes sessions (logout, account change, shutdown); answers how many.

@@ -12,7 +12,7 @@ use super::SesionId;
 use super::cocina::Cocina;
 use super::dispatcher::{Dispatcher, PresenciaCambiada};
 use super::protocolo::{EventoPublicado, Presencia, frame_de_presencia};
-use super::session::{Entregar, Frame, Session};
+use super::salida::Salida;
 use crate::auth::Perfil;
 use crate::modelo::{Rol, SucursalId};
 
@@ -39,7 +39,7 @@ const PAUSA_PRESENCIA: Duration = Duration::from_millis(50);
 const PRESENCIA_POR_MIEMBRO: Duration = Duration::from_micros(100);
 
 struct Miembro {
-    addr: Addr<Session>,
+    salida: Salida,
     perfil: Perfil,
 }
 
@@ -92,7 +92,7 @@ impl Sucursal {
         self.anunciada = Some(presencia);
         let frame = frame_de_presencia(self.id, &presencia);
         for m in self.miembros.values() {
-            m.addr.do_send(Frame(frame.clone()));
+            m.salida.frame(frame.clone());
         }
         self.dispatcher.do_send(PresenciaCambiada {
             sucursal: self.id,
@@ -111,7 +111,7 @@ impl Actor for Sucursal {
 #[rtype(result = "()")]
 pub struct Unirse {
     pub sesion: SesionId,
-    pub addr: Addr<Session>,
+    pub salida: Salida,
     pub perfil: Perfil,
 }
 
@@ -119,18 +119,18 @@ impl Handler<Unirse> for Sucursal {
     type Result = ();
 
     fn handle(&mut self, msg: Unirse, ctx: &mut Self::Context) {
-        let addr = msg.addr.clone();
+        let salida = msg.salida.clone();
         self.miembros.insert(
             msg.sesion,
             Miembro {
-                addr: msg.addr,
+                salida: msg.salida,
                 perfil: msg.perfil,
             },
         );
         // The newcomer learns who is online at once; the others with the
         // next announcement.
         let presencia = self.presencia_local() + self.remota;
-        addr.do_send(Frame(frame_de_presencia(self.id, &presencia)));
+        salida.frame(frame_de_presencia(self.id, &presencia));
         self.presencia_cambiada(ctx);
     }
 }
@@ -179,7 +179,7 @@ impl Handler<Difundir> for Sucursal {
         let (sucursal, destinos) = (evento.sucursal_id(), evento.destinos());
         for m in self.miembros.values() {
             if m.perfil.puede_recibir(sucursal, destinos) {
-                m.addr.do_send(Entregar(evento.clone()));
+                m.salida.entregar(&evento);
             }
         }
         self.cocina.do_send(Difundir(evento));
