@@ -222,14 +222,20 @@ fn servidor(
     let server = HttpServer::new(move || {
         App::new()
             .wrap(http::cabeceras_de_seguridad())
-            .wrap(TracingLogger::default())
             .app_data(store.clone())
             .app_data(realtime.clone())
             .app_data(reglas.clone())
             .app_data(contexto.clone())
             .app_data(origenes.clone())
             .app_data(settings.clone())
-            .configure(|cfg| http::configure(cfg, &static_dir))
+            // Outside the request spans: a socket's would live as long as the
+            // socket and be entered on every write. Sessions log their own.
+            .configure(http::socket)
+            .service(
+                web::scope("")
+                    .wrap(TracingLogger::default())
+                    .configure(|cfg| http::configure(cfg, &static_dir)),
+            )
     })
     // Frames are small and must leave at once: without this, Nagle's
     // algorithm holds a frame written right after the client's own small

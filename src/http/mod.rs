@@ -41,7 +41,12 @@ pub fn cabeceras_de_seguridad() -> DefaultHeaders {
         .add((header::REFERRER_POLICY, "no-referrer"))
 }
 
-/// Every route: the API, the socket, the probes, and the pages of `static_dir`.
+/// `GET /ws`.
+pub fn socket(cfg: &mut web::ServiceConfig) {
+    ws::configure(cfg);
+}
+
+/// Every other route: the API, the probes, and the pages of `static_dir`.
 pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
     cfg.app_data(
         web::JsonConfig::default()
@@ -52,7 +57,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
     .app_data(web::PathConfig::default().error_handler(path_error))
     .app_data(web::QueryConfig::default().error_handler(query_error))
     .configure(salud::configure)
-    .configure(ws::configure)
     .service(
         web::scope("/api")
             .configure(cuentas::configure)

@@ -230,6 +230,7 @@ impl Actor for Session {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        tracing::debug!(sesion = %self.id, usuario = %self.usuario.usuario, "sesión abierta");
         // `wait`: nothing — no event, no client frame — is handled before `hola`.
         self.dispatcher
             .send(Registrar {
