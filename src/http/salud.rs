@@ -1,5 +1,7 @@
 //! `/healthz` (the process answers) and `/readyz` (the store is reachable and migrated).
 
+use std::time::Duration;
+
 use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
@@ -14,9 +16,18 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"estado": "ok"}))
 }
 
+/// How long `/readyz` waits for the store. With the database down, a query
+/// waits for a connection up to the pool's limit (5 s); a load balancer's
+/// probe gives up sooner, and must hear "not ready" rather than nothing.
+const PLAZO: Duration = Duration::from_secs(2);
+
 #[get("/readyz")]
 async fn readyz(store: web::Data<Store>) -> HttpResponse {
-    match store.preparacion().await {
+    let Ok(preparacion) = tokio::time::timeout(PLAZO, store.preparacion()).await else {
+        tracing::warn!(plazo = ?PLAZO, "readyz: la base de datos no respondió a tiempo");
+        return HttpResponse::ServiceUnavailable().json(json!({"estado": "sin_base_de_datos"}));
+    };
+    match preparacion {
         Ok(Preparacion::Lista) => HttpResponse::Ok().json(json!({"estado": "listo"})),
         Ok(Preparacion::MigracionesPendientes) => {
             HttpResponse::ServiceUnavailable().json(json!({"estado": "migraciones_pendientes"}))

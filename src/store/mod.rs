@@ -42,6 +42,7 @@ mod refills;
 mod reglas;
 mod relevo;
 mod sesiones;
+mod sqlite;
 mod sucursales;
 mod usuarios;
 mod vouchers;
@@ -103,16 +104,27 @@ impl Store {
                     .map_err(StoreError::from)?,
             ),
             Backend::Sqlite => {
+                let espera_ocupada = Duration::from_secs(5);
                 let options = SqliteConnectOptions::from_str(url)?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(5))
+                    .busy_timeout(espera_ocupada)
                     .foreign_keys(true);
+                let vigilancia = std::sync::Arc::new(sqlite::Vigilancia::default());
+                let al_abrir = vigilancia.clone();
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(settings.db_max_connections)
                         .acquire_timeout(Duration::from_secs(5))
+                        .after_connect(move |conn, _| {
+                            let vigilancia = al_abrir.clone();
+                            Box::pin(async move { vigilancia.al_abrir(conn, espera_ocupada).await })
+                        })
+                        .before_acquire(move |conn, meta| {
+                            let sirve = vigilancia.sirve(conn, &meta);
+                            Box::pin(async move { Ok(sirve) })
+                        })
                         .connect_with(options)
                         .await?,
                 )

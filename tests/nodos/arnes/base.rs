@@ -148,14 +148,26 @@ impl PostgresPropio {
     /// Stops it the way an operator restarting it does (`-m fast`: every
     /// connection is cut), waits `apagado`, and starts it again.
     pub async fn reiniciar(&self, apagado: Duration) {
+        self.parar().await;
+        tokio::time::sleep(apagado).await;
+        self.arrancar().await;
+    }
+
+    /// `pg_ctl stop -m fast`: every connection is cut; answers once it is down.
+    pub async fn parar(&self) {
+        self.pg_ctl(&["-m", "fast", "stop"]).await;
+    }
+
+    /// `pg_ctl start`: answers once it accepts connections.
+    pub async fn arrancar(&self) {
+        self.pg_ctl(&["start"]).await;
+    }
+
+    async fn pg_ctl(&self, accion: &'static [&'static str]) {
         let ctl = self.ctl.clone();
-        tokio::task::spawn_blocking(move || {
-            ctl.pg_ctl(&["-m", "fast", "stop"]);
-            std::thread::sleep(apagado);
-            ctl.pg_ctl(&["start"]);
-        })
-        .await
-        .expect("reinicio de Postgres");
+        tokio::task::spawn_blocking(move || ctl.pg_ctl(accion))
+            .await
+            .expect("pg_ctl");
     }
 }
 

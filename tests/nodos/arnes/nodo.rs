@@ -59,9 +59,20 @@ pub fn comanda() -> Command {
 /// `comanda serve` on a free port, logging JSON lines (the port is read from
 /// them), with the given node id and timings.
 pub fn serve(database_url: &str, reglas: &Path, id: &str, ajustes: Ajustes) -> Command {
+    serve_en("127.0.0.1:0", database_url, reglas, id, ajustes)
+}
+
+/// [`serve`] on `bind`: a node restarted where its clients knew it.
+pub fn serve_en(
+    bind: &str,
+    database_url: &str,
+    reglas: &Path,
+    id: &str,
+    ajustes: Ajustes,
+) -> Command {
     let mut cmd = comanda();
     cmd.arg("serve")
-        .args(["--bind", "127.0.0.1:0"])
+        .args(["--bind", bind])
         .args(["--database-url", database_url])
         .arg("--rules-dir")
         .arg(reglas)
@@ -219,6 +230,26 @@ impl Nodo {
             .unwrap_or_else(|e| panic!("estadisticas de {}: {e}", self.id));
         assert_eq!(r.status(), StatusCode::OK, "estadisticas de {}", self.id);
         r.json().await.expect("estadisticas JSON")
+    }
+}
+
+// Stopping a node as a service manager does: the fault tests
+// (`tests/fallos`, which share this harness) use it.
+#[allow(dead_code)]
+impl Nodo {
+    /// SIGTERM, as a service manager stops it.
+    pub fn terminar(&self) {
+        self.proceso.terminar();
+    }
+
+    /// Waits for the process to exit, up to `plazo` (then the test fails).
+    pub async fn esperar_fin(&mut self, plazo: Duration) -> std::process::ExitStatus {
+        self.proceso.esperar_fin(plazo).await
+    }
+
+    /// Everything it wrote so far, for failure messages.
+    pub fn salida(&self) -> String {
+        self.proceso.salida()
     }
 }
 
