@@ -8,6 +8,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
+use crate::auth::{self, Intentos};
 use crate::config::Settings;
 use crate::cuentas::{self, CuentaError, SuperadminInicial};
 use crate::flujos::Contexto;
@@ -94,6 +95,7 @@ impl Application {
             None
         };
         let superadmin_inicial = cuentas::primer_arranque(&store).await?;
+        auth::preparar_senuelo().await;
 
         let listener = escuchar(settings.bind).map_err(|source| ArranqueError::Bind {
             bind: settings.bind,
@@ -218,6 +220,7 @@ fn servidor(
     let reglas = web::Data::new(reglas);
     let store = web::Data::new(store);
     let origenes = web::Data::new(origenes);
+    let intentos = web::Data::new(Intentos::new((&settings.login).into(), auth::CAPACIDAD));
     let settings = web::Data::new(settings);
     let server = HttpServer::new(move || {
         App::new()
@@ -227,6 +230,7 @@ fn servidor(
             .app_data(reglas.clone())
             .app_data(contexto.clone())
             .app_data(origenes.clone())
+            .app_data(intentos.clone())
             .app_data(settings.clone())
             // Outside the request spans: a socket's would live as long as the
             // socket and be entered on every write. Sessions log their own.

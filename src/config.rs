@@ -1,6 +1,6 @@
 //! Settings: the command line and its environment variables (design §11), parsed once.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -153,10 +153,47 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
 
     #[command(flatten)]
+    pub login: LoginSettings,
+
+    #[command(flatten)]
     pub realtime: RealtimeSettings,
 
     #[command(flatten)]
     pub nodo: NodoSettings,
+}
+
+/// Login abuse: after this many failed logins for one user name, or from one
+/// client address, within the window, `POST /api/login` answers 429 until the
+/// lockout ends, even with the right password. Counted per node, in memory.
+#[derive(Debug, Clone, Args)]
+pub struct LoginSettings {
+    /// Failed logins of one user name, within `--login-ventana`, that lock it out.
+    #[arg(long = "login-fallos-usuario", env = "COMANDA_LOGIN_FALLOS_USUARIO", value_parser = clap::value_parser!(u32).range(1..), default_value_t = 5)]
+    pub fallos_por_usuario: u32,
+
+    /// Failed logins from one client address (an IPv6 /64), within
+    /// `--login-ventana`, that lock it out: every screen of a sucursal may sit
+    /// behind one address, so this is higher.
+    #[arg(long = "login-fallos-direccion", env = "COMANDA_LOGIN_FALLOS_DIRECCION", value_parser = clap::value_parser!(u32).range(1..), default_value_t = 20)]
+    pub fallos_por_direccion: u32,
+
+    /// The window in which failures add up, from the first one.
+    #[arg(long = "login-ventana", env = "COMANDA_LOGIN_VENTANA", value_parser = humantime::parse_duration, default_value = "15m")]
+    pub ventana: Duration,
+
+    /// How long a lockout lasts.
+    #[arg(long = "login-bloqueo", env = "COMANDA_LOGIN_BLOQUEO", value_parser = humantime::parse_duration, default_value = "15m")]
+    pub bloqueo: Duration,
+
+    /// Reverse proxies (IP addresses, comma separated) whose
+    /// `X-Forwarded-For` names the client. Empty: the header is ignored and
+    /// the client is the peer of the connection.
+    #[arg(
+        long = "trusted-proxies",
+        env = "COMANDA_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub proxies_de_confianza: Vec<IpAddr>,
 }
 
 /// This node among others on one Postgres (design §10).

@@ -2,7 +2,7 @@
 //! it answers with. A client never sees a panic, a stack trace or a SQL message.
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
@@ -20,6 +20,9 @@ pub enum ApiError {
     CredencialesInvalidas,
     #[error("no tienes permiso para esto")]
     Prohibido,
+    /// Too many failed logins: answered with `Retry-After`, in seconds.
+    #[error("demasiados intentos fallidos: espera {} s antes de volver a intentarlo", segundos(*.0))]
+    DemasiadosIntentos(std::time::Duration),
     #[error("{0}")]
     NoEncontrado(String),
     #[error("{0}")]
@@ -64,6 +67,7 @@ impl ApiError {
             ApiError::NoAutenticado => "no_autenticado",
             ApiError::CredencialesInvalidas => "credenciales_invalidas",
             ApiError::Prohibido => "prohibido",
+            ApiError::DemasiadosIntentos(_) => "demasiados_intentos",
             ApiError::NoEncontrado(_) => "no_encontrado",
             ApiError::Conflicto(_) => "conflicto",
             ApiError::DemasiadoGrande(_) => "demasiado_grande",
@@ -81,6 +85,7 @@ impl ResponseError for ApiError {
             ApiError::Invalida(_) => StatusCode::BAD_REQUEST,
             ApiError::NoAutenticado | ApiError::CredencialesInvalidas => StatusCode::UNAUTHORIZED,
             ApiError::Prohibido => StatusCode::FORBIDDEN,
+            ApiError::DemasiadosIntentos(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NoEncontrado(_) => StatusCode::NOT_FOUND,
             ApiError::Conflicto(_) => StatusCode::CONFLICT,
             ApiError::DemasiadoGrande(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -99,7 +104,11 @@ impl ResponseError for ApiError {
             ApiError::ReglaInvalida(e) => (e.linea, e.columna),
             _ => (None, None),
         };
-        HttpResponse::build(self.status_code()).json(Cuerpo {
+        let mut respuesta = HttpResponse::build(self.status_code());
+        if let ApiError::DemasiadosIntentos(espera) = self {
+            respuesta.insert_header((header::RETRY_AFTER, segundos(*espera).to_string()));
+        }
+        respuesta.json(Cuerpo {
             error: Detalle {
                 codigo: self.codigo(),
                 mensaje: self.to_string(),
@@ -108,6 +117,11 @@ impl ResponseError for ApiError {
             },
         })
     }
+}
+
+/// Whole seconds, rounded up: a client that waits that long finds the door open.
+fn segundos(d: std::time::Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 impl From<Invalido> for ApiError {
@@ -136,6 +150,7 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::CredencialesInvalidas => ApiError::CredencialesInvalidas,
+            AuthError::DemasiadosIntentos(b) => ApiError::DemasiadosIntentos(b.reintentar_en),
             AuthError::Store(e) => e.into(),
         }
     }

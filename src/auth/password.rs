@@ -29,6 +29,15 @@ async fn en_su_turno<T: Send + 'static>(calculo: impl FnOnce() -> T + Send + 'st
         .expect("the hashing task does not panic")
 }
 
+/// Computes the decoy hash now, at startup, instead of in the first login of
+/// an unknown user, which would otherwise take twice as long as any other.
+pub async fn preparar_senuelo() {
+    en_su_turno(|| {
+        LazyLock::force(&HASH_SENUELO);
+    })
+    .await;
+}
+
 pub async fn hash_password(password: &Password) -> Result<String, argon2::password_hash::Error> {
     let password = password.expose().to_owned();
     en_su_turno(move || hash_sync(&password)).await

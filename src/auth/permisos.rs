@@ -13,7 +13,8 @@ pub enum Permiso {
     AdministrarSucursales,
     /// List, create and change accounts.
     AdministrarUsuarios,
-    /// Publish an arbitrary event (`POST /api/eventos`, or flat JSON on the socket).
+    /// Publish an arbitrary event (`POST /api/eventos`, or flat JSON on the
+    /// socket): the integrations (servicio) and the superadmin.
     PublicarEventos,
     /// Read the audit log and the counters.
     VerAuditoria,
@@ -49,7 +50,10 @@ impl Permiso {
             Permiso::AdministrarSucursales
             | Permiso::AdministrarUsuarios
             | Permiso::VerEventosEnVivo => rol == Superadmin,
-            Permiso::PublicarEventos => matches!(rol, Servicio | Admin | Superadmin),
+            // Design §2 and §7a: publishing arbitrary events is what the
+            // integrations do; an admin acts through the workflows, whose
+            // events have a row behind them.
+            Permiso::PublicarEventos => matches!(rol, Servicio | Superadmin),
             Permiso::VerAuditoria | Permiso::EditarReglas => matches!(rol, Admin | Superadmin),
             Permiso::CrearPedidos | Permiso::RegistrarVouchers => {
                 matches!(rol, Atencion | Servicio | Admin | Superadmin)

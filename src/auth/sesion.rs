@@ -1,11 +1,12 @@
 //! Logging in and out: the domain side of `/api/login`, `/api/logout` and of
 //! every authenticated request.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{Token, verificar_password};
+use super::{Bloqueado, Intentos, Token, verificar_password};
 use crate::modelo::Usuario;
 use crate::store::{Store, StoreError};
 
@@ -15,6 +16,10 @@ pub enum AuthError {
     /// so that nobody can probe which accounts exist.
     #[error("usuario o contraseña incorrectos")]
     CredencialesInvalidas,
+    /// Too many failures for this user name or from this address: refused
+    /// without looking at the password until the lockout ends.
+    #[error("demasiados intentos fallidos")]
+    DemasiadosIntentos(Bloqueado),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -27,14 +32,22 @@ pub struct SesionIniciada {
     pub expira: OffsetDateTime,
 }
 
-#[tracing::instrument(skip(store, password, ttl))]
+/// Checks a login from `direccion` against the store and the failure counts
+/// of [`Intentos`]; on success opens a session of `ttl`.
+#[tracing::instrument(skip(store, intentos, password, ttl))]
 pub async fn iniciar_sesion(
     store: &Store,
+    intentos: &Intentos,
     usuario: &str,
     password: String,
+    direccion: IpAddr,
     ttl: Duration,
 ) -> Result<SesionIniciada, AuthError> {
     let login = usuario.trim().to_lowercase();
+    if let Err(b) = intentos.comprobar(&login, direccion) {
+        tracing::warn!(usuario = %login, %direccion, "login bloqueado por intentos fallidos");
+        return Err(AuthError::DemasiadosIntentos(b));
+    }
     let encontrado = store.credenciales(&login).await?;
     let (usuario, hash) = match encontrado {
         Some((u, h)) => (Some(u), Some(h)),
@@ -42,12 +55,14 @@ pub async fn iniciar_sesion(
     };
     // Always verify, even with no user: the answer takes the same time.
     let password_ok = verificar_password(password, hash).await;
-    let usuario = match usuario {
-        Some(u) if password_ok && u.activo => u,
-        _ => {
-            tracing::info!(usuario = %login, "login rechazado");
-            return Err(AuthError::CredencialesInvalidas);
-        }
+    let usuario = usuario.filter(|u| password_ok && u.activo);
+    if let Err(b) = intentos.registrar(&login, direccion, usuario.is_some()) {
+        tracing::warn!(usuario = %login, %direccion, "login bloqueado por intentos fallidos");
+        return Err(AuthError::DemasiadosIntentos(b));
+    }
+    let Some(usuario) = usuario else {
+        tracing::info!(usuario = %login, %direccion, "login rechazado");
+        return Err(AuthError::CredencialesInvalidas);
     };
 
     let token = Token::generar();

@@ -1,11 +1,13 @@
 //! `/api/login`, `/api/logout`, `/api/me`.
 
+use std::net::IpAddr;
+
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::auth::{self, Autenticado, COOKIE_SESION};
+use crate::auth::{self, Autenticado, COOKIE_SESION, Intentos};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::modelo::UsuarioPublico;
@@ -42,14 +44,53 @@ fn cookie_sesion(valor: String, max_age: CookieDuration, secure: bool) -> Cookie
         .finish()
 }
 
+/// The address a login is counted against: the peer of the connection; when
+/// that peer is a trusted proxy, the address `X-Forwarded-For` names just
+/// before the trusted proxies, read from the right — what they appended, not
+/// what the client wrote (a client may put anything at the left).
+fn direccion_del_cliente(req: &HttpRequest, proxies: &[IpAddr]) -> Option<IpAddr> {
+    let mut cliente = req.peer_addr()?.ip();
+    if !proxies.contains(&cliente) {
+        return Some(cliente);
+    }
+    let reenviadas: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    for texto in reenviadas.into_iter().rev() {
+        let Ok(direccion) = texto.trim().parse::<IpAddr>() else {
+            break;
+        };
+        cliente = direccion;
+        if !proxies.contains(&direccion) {
+            break;
+        }
+    }
+    Some(cliente)
+}
+
 #[post("/login")]
 async fn login(
+    req: HttpRequest,
     store: web::Data<Store>,
+    intentos: web::Data<Intentos>,
     settings: web::Data<Settings>,
     body: web::Json<Login>,
 ) -> Result<HttpResponse, ApiError> {
     let Login { usuario, password } = body.into_inner();
-    let sesion = auth::iniciar_sesion(&store, &usuario, password, settings.session_ttl).await?;
+    let direccion = direccion_del_cliente(&req, &settings.login.proxies_de_confianza)
+        .ok_or_else(|| ApiError::interno("la conexión no tiene dirección"))?;
+    let sesion = auth::iniciar_sesion(
+        &store,
+        &intentos,
+        &usuario,
+        password,
+        direccion,
+        settings.session_ttl,
+    )
+    .await?;
     let max_age = CookieDuration::try_from(settings.session_ttl).unwrap_or(CookieDuration::MAX);
     Ok(HttpResponse::Ok()
         .cookie(cookie_sesion(

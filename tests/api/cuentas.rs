@@ -1,14 +1,18 @@
-//! Accounts: logging in and out, sessions, who may administer users and
-//! sucursales, and what `POST`/`PATCH /api/usuarios` accept.
+//! Accounts: logging in and out, sessions, the lockout after too many failed
+//! logins, who may administer users and sucursales, and what
+//! `POST`/`PATCH /api/usuarios` accept.
 
 use comanda::auth::Token;
 use comanda::modelo::{Rol, SucursalId};
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::{COOKIE, RETRY_AFTER, SET_COOKIE};
 use serde_json::{Value, json};
+use std::time::Duration as StdDuration;
 use time::{Duration, OffsetDateTime};
 
-use crate::helpers::{PASSWORD, TestApp, codigo_de_error, en_ambos_stores, spawn_app};
+use crate::helpers::{
+    PASSWORD, TestApp, codigo_de_error, en_ambos_stores, spawn_app, spawn_app_with,
+};
 
 /// The `comanda_sesion` cookie a login answer sets, whole.
 fn cookie_de_sesion(r: &reqwest::Response) -> String {
@@ -19,6 +23,22 @@ fn cookie_de_sesion(r: &reqwest::Response) -> String {
         .find(|v| v.starts_with("comanda_sesion="))
         .expect("Set-Cookie: comanda_sesion")
         .to_owned()
+}
+
+/// A login that arrives with `X-Forwarded-For: {reenviado}`.
+async fn login_desde(
+    app: &TestApp,
+    usuario: &str,
+    password: &str,
+    reenviado: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/login"))
+        .header("X-Forwarded-For", reenviado)
+        .json(&json!({"usuario": usuario, "password": password}))
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn me_con_cookie(app: &TestApp, token: &str) -> reqwest::Response {
@@ -372,5 +392,202 @@ en_ambos_stores! {
 
         // The superadmin who made the change keeps its own session.
         assert_eq!(app.get("/api/me", &jefa).await.status(), StatusCode::OK);
+    }
+
+    async fn tras_los_fallos_de_un_usuario_ni_la_password_correcta_entra_y_el_429_dice_cuando_volver(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.login.fallos_por_usuario = 3;
+            s.login.bloqueo = StdDuration::from_secs(3600);
+        })
+        .await;
+        let s1 = app.crear_sucursal("Centro").await;
+        let ana = app.crear_usuario("ana", Rol::Atencion, Some(s1)).await;
+        app.crear_usuario("bea", Rol::Cocina, Some(s1)).await;
+
+        for _ in 0..3 {
+            let r = app.login("ana", "no-es-la-buena").await;
+            assert_eq!(codigo_de_error(r, StatusCode::UNAUTHORIZED).await, "credenciales_invalidas");
+        }
+        for password in [PASSWORD, "no-es-la-buena"] {
+            let r = app.login(" ANA ", password).await;
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{password}");
+            assert!(r.headers().get(SET_COOKIE).is_none());
+            let espera: u64 = r.headers().get(RETRY_AFTER).expect("Retry-After")
+                .to_str().unwrap().parse().expect("Retry-After en segundos");
+            assert!((3500..=3600).contains(&espera), "Retry-After: {espera}");
+            assert_eq!(codigo_de_error(r, StatusCode::TOO_MANY_REQUESTS).await, "demasiados_intentos");
+        }
+        assert!(app.store.sesiones_de(ana.id).await.unwrap().is_empty());
+
+        // Another user from the same address is not affected.
+        assert_eq!(app.login("bea", PASSWORD).await.status(), StatusCode::OK);
+        // A name that does not exist locks the same way: the 429 tells nobody
+        // which accounts exist.
+        for _ in 0..3 {
+            let r = app.login("nadie", "no-es-la-buena").await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+        let r = app.login("nadie", PASSWORD).await;
+        assert_eq!(codigo_de_error(r, StatusCode::TOO_MANY_REQUESTS).await, "demasiados_intentos");
+    }
+
+    async fn un_login_correcto_borra_los_fallos_de_ese_usuario(backend) {
+        let app = spawn_app_with(backend, |s| s.login.fallos_por_usuario = 3).await;
+        let s1 = app.crear_sucursal("Centro").await;
+        app.crear_usuario("ana", Rol::Atencion, Some(s1)).await;
+
+        for _ in 0..3 {
+            for _ in 0..2 {
+                assert_eq!(app.login("ana", "no-es-la-buena").await.status(), StatusCode::UNAUTHORIZED);
+            }
+            assert_eq!(app.login("ana", PASSWORD).await.status(), StatusCode::OK);
+        }
+        // Without a success in between, the third failure locks.
+        for _ in 0..3 {
+            assert_eq!(app.login("ana", "no-es-la-buena").await.status(), StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(app.login("ana", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    async fn tras_los_fallos_de_una_direccion_nadie_entra_desde_ella(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.login.fallos_por_usuario = 100;
+            s.login.fallos_por_direccion = 4;
+        })
+        .await;
+        let s1 = app.crear_sucursal("Centro").await;
+        app.crear_usuario("ana", Rol::Atencion, Some(s1)).await;
+        app.crear_usuario("bea", Rol::Cocina, Some(s1)).await;
+
+        // Successes do not count against an address: only failures do.
+        for _ in 0..5 {
+            assert_eq!(app.login("bea", PASSWORD).await.status(), StatusCode::OK);
+        }
+        for usuario in ["ana", "carla", "dora", "ana"] {
+            assert_eq!(app.login(usuario, "no-es-la-buena").await.status(), StatusCode::UNAUTHORIZED);
+        }
+        let r = app.login("bea", PASSWORD).await;
+        assert!(r.headers().get(RETRY_AFTER).is_some());
+        assert_eq!(codigo_de_error(r, StatusCode::TOO_MANY_REQUESTS).await, "demasiados_intentos");
+        // Without a trusted proxy, X-Forwarded-For is the client's word: ignored.
+        let r = login_desde(&app, "bea", PASSWORD, "203.0.113.50").await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    async fn detras_de_un_proxy_de_confianza_cuenta_la_direccion_que_el_proxy_anota(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.login.fallos_por_usuario = 100;
+            s.login.fallos_por_direccion = 2;
+            s.login.proxies_de_confianza = vec!["127.0.0.1".parse().unwrap()];
+        })
+        .await;
+        let s1 = app.crear_sucursal("Centro").await;
+        app.crear_usuario("ana", Rol::Atencion, Some(s1)).await;
+
+        for _ in 0..2 {
+            let r = login_desde(&app, "ana", "no-es-la-buena", "203.0.113.7").await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+        let r = login_desde(&app, "ana", PASSWORD, "203.0.113.7").await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        // What the client wrote at the left does not hide what the proxy appended.
+        let r = login_desde(&app, "ana", PASSWORD, "198.51.100.1, 203.0.113.7").await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        // Another client behind the same proxy logs in.
+        let r = login_desde(&app, "ana", PASSWORD, "203.0.113.8").await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    async fn el_bloqueo_se_levanta_solo(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.login.fallos_por_usuario = 2;
+            s.login.bloqueo = StdDuration::from_millis(1500);
+        })
+        .await;
+        let s1 = app.crear_sucursal("Centro").await;
+        app.crear_usuario("ana", Rol::Atencion, Some(s1)).await;
+        for _ in 0..2 {
+            assert_eq!(app.login("ana", "no-es-la-buena").await.status(), StatusCode::UNAUTHORIZED);
+        }
+        let bloqueado_desde = std::time::Instant::now();
+        let r = app.login("ana", PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        let espera = r.headers()[RETRY_AFTER].to_str().unwrap().to_owned();
+        assert!(espera == "1" || espera == "2", "Retry-After: {espera}");
+        // Attempts while locked out are refused without counting: polling is harmless.
+        let fin = bloqueado_desde + StdDuration::from_secs(10);
+        loop {
+            let r = app.login("ana", PASSWORD).await;
+            if r.status() == StatusCode::OK {
+                break;
+            }
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert!(std::time::Instant::now() < fin, "el bloqueo no se levantó");
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+        assert!(bloqueado_desde.elapsed() >= StdDuration::from_millis(1000));
+    }
+
+    async fn un_usuario_desconocido_cuesta_lo_mismo_que_una_password_incorrecta(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.login.fallos_por_usuario = 1000;
+            s.login.fallos_por_direccion = 1000;
+        })
+        .await;
+        let s1 = app.crear_sucursal("Centro").await;
+        app.crear_usuario("ana", Rol::Atencion, Some(s1)).await;
+
+        // Interleaved, so that a busy machine slows both alike.
+        let (mut conocido, mut desconocido) = (Vec::new(), Vec::new());
+        for n in 0..9 {
+            for (usuario, tiempos) in [("ana".to_owned(), &mut conocido), (format!("nadie{n}"), &mut desconocido)] {
+                let t = std::time::Instant::now();
+                let r = app.login(&usuario, "no-es-la-buena").await;
+                tiempos.push(t.elapsed());
+                assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+            }
+        }
+        let mediana = |v: &mut Vec<StdDuration>| { v.sort(); v[v.len() / 2] };
+        let (conocido, desconocido) = (mediana(&mut conocido), mediana(&mut desconocido));
+        // An argon2 verification is the bulk of both; without the decoy hash
+        // an unknown user would answer many times faster.
+        assert!(
+            desconocido * 2 >= conocido && conocido * 2 >= desconocido,
+            "usuario existente {conocido:?}, desconocido {desconocido:?}"
+        );
+    }
+
+    async fn ninguna_respuesta_sobre_usuarios_lleva_un_hash_de_password(backend) {
+        let app = spawn_app(backend).await;
+        let jefa = superadmin(&app).await;
+        let s1 = app.crear_sucursal("Centro").await;
+
+        let mut respuestas = Vec::new();
+        let nuevo = json!({"usuario": "carla", "password": PASSWORD, "rol": "cocina", "sucursal_id": s1});
+        let r = app.post("/api/usuarios", &jefa, &nuevo).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let carla: Value = r.json().await.unwrap();
+        respuestas.push(carla.to_string());
+        let cambio = json!({"password": "otra-contraseña-1", "nombre": "Carla Q."});
+        let r = app.patch(&format!("/api/usuarios/{}", carla["id"]), &jefa, &cambio).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        respuestas.push(r.text().await.unwrap());
+        let r = app.get("/api/usuarios", &jefa).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        respuestas.push(r.text().await.unwrap());
+        let r = app.login("carla", "otra-contraseña-1").await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let sesion: Value = r.json().await.unwrap();
+        respuestas.push(sesion.to_string());
+        let r = app.get("/api/me", sesion["token"].as_str().unwrap()).await;
+        respuestas.push(r.text().await.unwrap());
+
+        // The hashes are really there, in the store.
+        let (_, hash) = app.store.credenciales("carla").await.unwrap().unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        for respuesta in &respuestas {
+            assert!(respuesta.contains("carla"), "{respuesta}");
+            assert!(!respuesta.contains("$argon2") && !respuesta.contains("password"), "{respuesta}");
+        }
     }
 }

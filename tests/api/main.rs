@@ -10,6 +10,7 @@ mod proceso;
 mod reglas_de_fabrica;
 mod socket;
 
+mod autorizacion;
 mod binario;
 mod cierres;
 mod cuentas;
