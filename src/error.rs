@@ -2,7 +2,7 @@
 //! it answers with. A client never sees a panic, a stack trace or a SQL message.
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
@@ -31,6 +31,9 @@ pub enum ApiError {
     /// A rule that does not compile: where, and why.
     #[error("la regla no compila: {}", .0.mensaje)]
     ReglaInvalida(crate::reglas::ErrorCompilacion),
+    /// Over a rate limit; answered with `Retry-After`.
+    #[error("demasiadas peticiones seguidas: reintenta en {} s", segundos(.0))]
+    DemasiadasPeticiones(std::time::Duration),
     #[error("el servicio no está disponible ahora; reintenta en unos segundos")]
     NoDisponible,
     /// Logged in full; the client only learns that something failed.
@@ -69,6 +72,7 @@ impl ApiError {
             ApiError::DemasiadoGrande(_) => "demasiado_grande",
             ApiError::TipoNoSoportado(_) => "tipo_no_soportado",
             ApiError::ReglaInvalida(_) => "regla_invalida",
+            ApiError::DemasiadasPeticiones(_) => "demasiadas_peticiones",
             ApiError::NoDisponible => "no_disponible",
             ApiError::Interno(_) => "interno",
         }
@@ -86,6 +90,7 @@ impl ResponseError for ApiError {
             ApiError::DemasiadoGrande(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TipoNoSoportado(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::ReglaInvalida(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::DemasiadasPeticiones(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NoDisponible => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Interno(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -99,7 +104,11 @@ impl ResponseError for ApiError {
             ApiError::ReglaInvalida(e) => (e.linea, e.columna),
             _ => (None, None),
         };
-        HttpResponse::build(self.status_code()).json(Cuerpo {
+        let mut respuesta = HttpResponse::build(self.status_code());
+        if let ApiError::DemasiadasPeticiones(espera) = self {
+            respuesta.insert_header((header::RETRY_AFTER, segundos(espera)));
+        }
+        respuesta.json(Cuerpo {
             error: Detalle {
                 codigo: self.codigo(),
                 mensaje: self.to_string(),
@@ -108,6 +117,11 @@ impl ResponseError for ApiError {
             },
         })
     }
+}
+
+/// Whole seconds to wait, rounded up and at least one: what `Retry-After` can say.
+fn segundos(espera: &std::time::Duration) -> u64 {
+    (espera.as_nanos().div_ceil(1_000_000_000) as u64).max(1)
 }
 
 impl From<Invalido> for ApiError {

@@ -1,10 +1,11 @@
 //! The realtime core (design §5–6): one `Dispatcher` per node, one
 //! `Sucursal` and one `Cocina` actor per sucursal, one `Session` actor per
 //! WebSocket. Events enter through the store's publication turn, in id order,
-//! and leave as shared bytes.
+//! and leave as shared bytes. `limite` holds the rate limits on clients.
 
 pub mod cocina;
 pub mod dispatcher;
+pub mod limite;
 pub mod nodo;
 pub mod protocolo;
 pub mod session;
@@ -13,14 +14,19 @@ pub mod sucursal;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use actix::prelude::*;
 
 use crate::auth::Autenticado;
 use crate::config::RealtimeSettings;
+use crate::modelo::Rol;
 use crate::reglas::{EscaladoPorReglas, Reglas, RuleEngine};
 use crate::store::{Store, StoreError};
-use dispatcher::{CerrarSesiones, CualesSesiones, Despachar, Dispatcher};
+use dispatcher::{
+    Admitir, CerrarSesiones, CualesSesiones, DemasiadasSesiones, Despachar, Dispatcher,
+};
+use limite::LimitePorToken;
 use nodo::Nodo;
 use session::{NuevaSession, Session};
 
@@ -37,6 +43,14 @@ impl fmt::Display for SesionId {
     }
 }
 
+/// A socket [`Realtime::abrir`] did not take, handed back to be closed.
+pub struct Rechazada {
+    /// `None`: the Dispatcher is gone (the node is shutting down).
+    pub motivo: Option<DemasiadasSesiones>,
+    pub ws: actix_ws::Session,
+    pub mensajes: actix_ws::MessageStream,
+}
+
 /// The node's realtime core as the HTTP side sees it. Cheap to clone.
 #[derive(Clone)]
 pub struct Realtime {
@@ -46,6 +60,7 @@ pub struct Realtime {
     config: Arc<RealtimeSettings>,
     proxima_sesion: Arc<AtomicU64>,
     nodo: Arc<Nodo>,
+    escrituras_de_servicio: Arc<LimitePorToken>,
 }
 
 impl Realtime {
@@ -94,6 +109,10 @@ impl Realtime {
             presencia_local,
         ));
         tracing::info!(nodo = %nodo.id, "nodo en marcha");
+        let escrituras_de_servicio = Arc::new(LimitePorToken::new(
+            config.servicio_eventos_por_segundo,
+            config.servicio_rafaga,
+        ));
         Ok(Self {
             dispatcher,
             store,
@@ -101,6 +120,7 @@ impl Realtime {
             config,
             proxima_sesion: Arc::new(AtomicU64::new(1)),
             nodo: Arc::new(nodo),
+            escrituras_de_servicio,
         })
     }
 
@@ -113,15 +133,42 @@ impl Realtime {
         &self.dispatcher
     }
 
-    /// Starts the `Session` actor of an upgraded, authenticated socket.
-    pub fn abrir(
+    /// Starts the `Session` actor of an upgraded, authenticated socket, if
+    /// its user may open one more (`ws_sesiones_por_usuario`); otherwise
+    /// hands the socket back, to be closed with 4029.
+    pub async fn abrir(
         &self,
         quien: Autenticado,
         ws: actix_ws::Session,
         mensajes: actix_ws::MessageStream,
-    ) -> Addr<Session> {
+    ) -> Result<Addr<Session>, Rechazada> {
         let id = SesionId(self.proxima_sesion.fetch_add(1, Ordering::Relaxed));
-        Session::start(
+        let admitida = self
+            .dispatcher
+            .send(Admitir {
+                sesion: id,
+                usuario_id: quien.usuario.id,
+            })
+            .await;
+        match admitida {
+            Ok(Ok(())) => {}
+            Ok(Err(motivo)) => {
+                tracing::info!(usuario = %quien.usuario.usuario, abiertas = motivo.abiertas, "socket rechazado: demasiadas sesiones");
+                return Err(Rechazada {
+                    motivo: Some(motivo),
+                    ws,
+                    mensajes,
+                });
+            }
+            Err(_) => {
+                return Err(Rechazada {
+                    motivo: None,
+                    ws,
+                    mensajes,
+                });
+            }
+        }
+        Ok(Session::start(
             NuevaSession {
                 id,
                 token: quien.token.hash(),
@@ -133,7 +180,17 @@ impl Realtime {
             },
             ws,
             mensajes,
-        )
+        ))
+    }
+
+    /// Counts one write of `quien` against its login's rate if it is a
+    /// `servicio` (the integrations); other roles are not limited. `Err`
+    /// says how long until the next write would be taken.
+    pub fn permitir_escritura(&self, quien: &Autenticado) -> Result<(), Duration> {
+        if quien.usuario.rol != Rol::Servicio {
+            return Ok(());
+        }
+        self.escrituras_de_servicio.permitir(&quien.token.hash())
     }
 
     /// Closes sessions (logout, account change, shutdown); answers how many.
