@@ -70,6 +70,8 @@ arrancar() { # objetivo
     comanda)
       BASE="comanda_comparar_$$"
       psql "$ADMIN_URL" -qc "CREATE DATABASE \"$BASE\"" >/dev/null
+      # One demo account per role holds every socket of the run.
+      COMANDA_WS_SESIONES_POR_USUARIO=1000000 \
       RUST_LOG=warn,comanda=info ./target/release/comanda --demo \
         --database-url "${ADMIN_URL%/*}/$BASE" --bind "127.0.0.1:$PUERTO" \
         --log-format json >"$registro" 2>&1 &

@@ -1,6 +1,7 @@
 //! Settings: the command line and its environment variables (design §11), parsed once.
 
 use std::net::{IpAddr, SocketAddr};
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -221,7 +222,7 @@ pub struct NodoSettings {
     pub ponerse_al_dia: Duration,
 }
 
-/// The sockets' timings and bounds.
+/// The realtime hub's timings and bounds: its sockets and its publishers.
 #[derive(Debug, Clone, Args)]
 pub struct RealtimeSettings {
     /// How often the server pings each socket.
@@ -246,6 +247,35 @@ pub struct RealtimeSettings {
     /// live on its own (a page always resumes at once; a bare client need not).
     #[arg(long, env = "COMANDA_WS_ESPERA_REANUDAR", value_parser = humantime::parse_duration, default_value = "300ms")]
     pub ws_espera_reanudar: Duration,
+
+    /// Frames per second one socket may send, sustained (see
+    /// `realtime::limite::LimiteDeMensajes` for the exact rule): past it the
+    /// client gets a `demasiados_mensajes` error, and if it keeps going, 1008.
+    #[arg(long, env = "COMANDA_WS_MENSAJES_POR_SEGUNDO", default_value = "20")]
+    pub ws_mensajes_por_segundo: NonZeroU32,
+
+    /// Frames one socket may send at once (the bucket's size).
+    #[arg(long, env = "COMANDA_WS_RAFAGA", default_value = "40")]
+    pub ws_rafaga: NonZeroU32,
+
+    /// Open sockets one user may have on this node; one more is closed
+    /// right after the upgrade with 4029.
+    #[arg(long, env = "COMANDA_WS_SESIONES_POR_USUARIO", default_value = "20")]
+    pub ws_sesiones_por_usuario: NonZeroUsize,
+
+    /// Writes (`POST /api/eventos`, orders, vouchers…) per second one
+    /// `servicio` login may make, sustained; past it, 429 with `Retry-After`.
+    #[arg(
+        long,
+        env = "COMANDA_SERVICIO_EVENTOS_POR_SEGUNDO",
+        default_value = "50"
+    )]
+    pub servicio_eventos_por_segundo: NonZeroU32,
+
+    /// Writes one `servicio` login may make in one burst (the bucket's
+    /// size): room for the backlog a bot flushes after a hiccup.
+    #[arg(long, env = "COMANDA_SERVICIO_RAFAGA", default_value = "100")]
+    pub servicio_rafaga: NonZeroU32,
 
     /// How often each kitchen reviews its unread alerts for escalation.
     #[arg(long, env = "COMANDA_ESCALADO_INTERVALO", value_parser = humantime::parse_duration, default_value = "30s")]

@@ -21,7 +21,7 @@ pub enum ApiError {
     #[error("no tienes permiso para esto")]
     Prohibido,
     /// Too many failed logins: answered with `Retry-After`, in seconds.
-    #[error("demasiados intentos fallidos: espera {} s antes de volver a intentarlo", segundos(*.0))]
+    #[error("demasiados intentos fallidos: espera {} s antes de volver a intentarlo", segundos(.0))]
     DemasiadosIntentos(std::time::Duration),
     #[error("{0}")]
     NoEncontrado(String),
@@ -34,6 +34,9 @@ pub enum ApiError {
     /// A rule that does not compile: where, and why.
     #[error("la regla no compila: {}", .0.mensaje)]
     ReglaInvalida(crate::reglas::ErrorCompilacion),
+    /// Over a rate limit; answered with `Retry-After`.
+    #[error("demasiadas peticiones seguidas: reintenta en {} s", segundos(.0))]
+    DemasiadasPeticiones(std::time::Duration),
     #[error("el servicio no está disponible ahora; reintenta en unos segundos")]
     NoDisponible,
     /// Logged in full; the client only learns that something failed.
@@ -73,6 +76,7 @@ impl ApiError {
             ApiError::DemasiadoGrande(_) => "demasiado_grande",
             ApiError::TipoNoSoportado(_) => "tipo_no_soportado",
             ApiError::ReglaInvalida(_) => "regla_invalida",
+            ApiError::DemasiadasPeticiones(_) => "demasiadas_peticiones",
             ApiError::NoDisponible => "no_disponible",
             ApiError::Interno(_) => "interno",
         }
@@ -91,6 +95,7 @@ impl ResponseError for ApiError {
             ApiError::DemasiadoGrande(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TipoNoSoportado(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::ReglaInvalida(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::DemasiadasPeticiones(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NoDisponible => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Interno(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -105,8 +110,9 @@ impl ResponseError for ApiError {
             _ => (None, None),
         };
         let mut respuesta = HttpResponse::build(self.status_code());
-        if let ApiError::DemasiadosIntentos(espera) = self {
-            respuesta.insert_header((header::RETRY_AFTER, segundos(*espera).to_string()));
+        if let ApiError::DemasiadosIntentos(espera) | ApiError::DemasiadasPeticiones(espera) = self
+        {
+            respuesta.insert_header((header::RETRY_AFTER, segundos(espera)));
         }
         respuesta.json(Cuerpo {
             error: Detalle {
@@ -119,9 +125,10 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Whole seconds, rounded up: a client that waits that long finds the door open.
-fn segundos(d: std::time::Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+/// Whole seconds to wait, rounded up and at least one: what `Retry-After`
+/// can say, so that a client that waits that long finds the door open.
+fn segundos(espera: &std::time::Duration) -> u64 {
+    (espera.as_nanos().div_ceil(1_000_000_000) as u64).max(1)
 }
 
 impl From<Invalido> for ApiError {

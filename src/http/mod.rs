@@ -1,5 +1,5 @@
-//! The HTTP surface: routes, body limits, and the handlers, one file per area.
-//! Handlers are thin: parse, authorize, call the domain, answer.
+//! The HTTP surface: routes, body and rate limits, and the handlers, one file
+//! per area. Handlers are thin: parse, authorize, call the domain, answer.
 
 mod administracion;
 mod cuentas;
@@ -14,16 +14,21 @@ pub use ws::OrigenesPermitidos;
 
 use std::path::Path;
 
-use actix_web::http::header;
-use actix_web::middleware::DefaultHeaders;
-use actix_web::{HttpResponse, web};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::{DefaultHeaders, Next, from_fn};
+use actix_web::web::BytesMut;
+use actix_web::{FromRequest, HttpMessage, HttpResponse, web};
+use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::auth::{Alcance, Autenticado};
 use crate::error::{ApiError, json_error, path_error, query_error};
 use crate::modelo::{EventoId, SucursalId};
+use crate::realtime::Realtime;
 
-/// Largest JSON body accepted by the API.
+/// Largest request body the API accepts, on any route.
 pub const LIMITE_CUERPO: usize = 64 * 1024;
 
 /// Headers on every answer, pages and API alike: scripts only from our own
@@ -59,6 +64,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
     .configure(salud::configure)
     .service(
         web::scope("/api")
+            .wrap(from_fn(limitar_servicio))
+            .wrap(from_fn(limitar_cuerpo))
             .configure(cuentas::configure)
             .configure(administracion::configure)
             .configure(eventos::configure)
@@ -69,6 +76,82 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
     if static_dir.is_dir() {
         cfg.service(actix_files::Files::new("/", static_dir).index_file("index.html"));
     }
+}
+
+fn cuerpo_demasiado_grande() -> ApiError {
+    ApiError::DemasiadoGrande(format!(
+        "el cuerpo supera el límite de {LIMITE_CUERPO} bytes"
+    ))
+}
+
+/// A body over [`LIMITE_CUERPO`] gets 413 on every API route, before
+/// authentication or the handler: at once by its `Content-Length`, and a
+/// body without one (chunked) by reading it up to the limit — so a route
+/// that ignores its body refuses an oversized one just the same, and no
+/// extractor ever answers a size error outside the `{"error":…}` shape.
+async fn limitar_cuerpo(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let declarado = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declarado {
+        Some(largo) if largo > LIMITE_CUERPO as u64 => {
+            return Ok(req
+                .error_response(cuerpo_demasiado_grande())
+                .map_into_right_body());
+        }
+        None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
+            let mut payload = req.take_payload();
+            let mut cuerpo = BytesMut::new();
+            while let Some(trozo) = payload.next().await {
+                let error = match trozo {
+                    Ok(trozo) if cuerpo.len() + trozo.len() <= LIMITE_CUERPO => {
+                        cuerpo.extend_from_slice(&trozo);
+                        continue;
+                    }
+                    Ok(_) => cuerpo_demasiado_grande(),
+                    Err(e) => ApiError::Invalida(format!("no se pudo leer el cuerpo: {e}")),
+                };
+                return Ok(req.error_response(error).map_into_right_body());
+            }
+            req.set_payload(cuerpo.freeze().into());
+        }
+        _ => {}
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
+/// A write by a `servicio` login over its rate gets 429 with `Retry-After`
+/// before its handler runs (see `realtime::limite::LimitePorToken`). Only
+/// writes that carry a credential are looked at, and they pay for it with
+/// a second look-up of the token (the handler's extractor does its own).
+async fn limitar_servicio(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let escribe = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let credencial = req.headers().contains_key(header::AUTHORIZATION)
+        || req.cookie(crate::auth::COOKIE_SESION).is_some();
+    if escribe
+        && credencial
+        && let Some(realtime) = req.app_data::<web::Data<Realtime>>()
+        && let Ok(quien) = Autenticado::extract(req.request()).await
+        && let Err(espera) = realtime.permitir_escritura(&quien)
+    {
+        tracing::info!(usuario = %quien.usuario.usuario, ?espera, "servicio por encima de su ritmo: 429");
+        return Ok(req
+            .error_response(ApiError::DemasiadasPeticiones(espera))
+            .map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 async fn ruta_desconocida() -> Result<HttpResponse, ApiError> {

@@ -1,14 +1,17 @@
 //! `GET /ws`: authenticate, check the Origin of cookie logins, upgrade, and
 //! hand the socket to a `Session` actor. Auth failures upgrade and then close
-//! with 4001, so that a browser client can tell them from a network error.
+//! with 4001, and a user already at its limit of sockets gets 4029 the same
+//! way, so that a browser client can tell them from a network error (a
+//! refused handshake reaches a page as a bare 1006).
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
 
 use crate::auth::{Autenticado, Via};
 use crate::error::ApiError;
-use crate::realtime::Realtime;
 use crate::realtime::protocolo::cierre;
+use crate::realtime::Realtime;
+use crate::realtime::salida::CuerpoWs;
 
 /// Origins whose pages may open a socket with the session cookie.
 #[derive(Debug, Clone)]
@@ -42,25 +45,19 @@ async fn ws(
         tracing::warn!(origin = ?req.headers().get(header::ORIGIN), "socket con cookie desde un origen no permitido");
         return Err(ApiError::Prohibido);
     }
-    let (respuesta, ws, mensajes) = actix_ws::handle(&req, body)
+    let (respuesta, _, mensajes) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::Invalida(format!("no es una petición WebSocket: {e}")))?;
     match autenticado {
-        Ok(quien) => Ok(realtime.abrir(quien, respuesta, mensajes)),
-        Err(e) => {
-            let (codigo, motivo) = match e {
-                ApiError::NoAutenticado => (cierre::NO_AUTENTICADO, "no autenticado"),
-                _ => (cierre::REINTENTA_LUEGO, "no disponible"),
-            };
-            actix_web::rt::spawn(async move {
-                let _ = ws
-                    .close(Some(actix_ws::CloseReason {
-                        code: actix_ws::CloseCode::Other(codigo),
-                        description: Some(motivo.into()),
-                    }))
-                    .await;
-                drop(mensajes);
-            });
-            Ok(respuesta)
-        }
+        Ok(quien) => Ok(realtime.abrir(quien, respuesta, mensajes).await),
+        Err(ApiError::NoAutenticado) => Ok(CuerpoWs::cerrado(
+            respuesta,
+            cierre::NO_AUTENTICADO,
+            "no autenticado",
+        )),
+        Err(_) => Ok(CuerpoWs::cerrado(
+            respuesta,
+            cierre::REINTENTA_LUEGO,
+            "no disponible",
+        )),
     }
 }

@@ -2,7 +2,9 @@
 //! event, serializes it once, keeps the ring of the last 1000 and the
 //! counters, and fans it out: to the `Sucursal` actor of its sucursal and to
 //! the monitors (admin and superadmin sessions) whose scope includes it.
+//! It also admits new sockets: at most `ws_sesiones_por_usuario` per user.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -29,6 +31,9 @@ pub struct Dispatcher {
     config: Arc<RealtimeSettings>,
     sucursales: HashMap<SucursalId, Addr<Sucursal>>,
     sesiones: HashMap<SesionId, Registro>,
+    /// Sockets admitted (`Admitir`) and not yet gone (`Baja`), and their count by user.
+    admitidas: HashMap<SesionId, UsuarioId>,
+    por_usuario: HashMap<UsuarioId, usize>,
     /// Screens online by sucursal on every node (what screens are told).
     presencias: HashMap<SucursalId, Presencia>,
     /// Screens online by sucursal on this node (what the other nodes are told).
@@ -63,6 +68,8 @@ impl Dispatcher {
             config,
             sucursales: HashMap::new(),
             sesiones: HashMap::new(),
+            admitidas: HashMap::new(),
+            por_usuario: HashMap::new(),
             presencias: sucursales
                 .iter()
                 .map(|s| (*s, Presencia::default()))
@@ -118,6 +125,41 @@ impl Actor for Dispatcher {
             self.sucursal(s, ctx);
         }
         tracing::info!(sucursales = self.sucursales.len(), "dispatcher en marcha");
+    }
+}
+
+/// A socket is about to open for `usuario_id`: admitted while the user has
+/// fewer than `ws_sesiones_por_usuario` sockets on this node. It counts from
+/// here until its session's `Baja`, so sockets opened at the same moment
+/// can't all slip in before any of them registers. Sessions without a
+/// socket (the fan-out benchmark) are not admitted and not counted.
+#[derive(Message)]
+#[rtype(result = "Result<(), DemasiadasSesiones>")]
+pub struct Admitir {
+    pub sesion: SesionId,
+    pub usuario_id: UsuarioId,
+}
+
+/// Refusal of [`Admitir`]: how many sockets the user already has open.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("ya tienes {abiertas} pantallas conectadas con esta cuenta, el máximo")]
+pub struct DemasiadasSesiones {
+    pub abiertas: usize,
+}
+
+impl Handler<Admitir> for Dispatcher {
+    type Result = Result<(), DemasiadasSesiones>;
+
+    fn handle(&mut self, msg: Admitir, _: &mut Self::Context) -> Self::Result {
+        let abiertas = self.por_usuario.entry(msg.usuario_id).or_default();
+        if *abiertas >= self.config.ws_sesiones_por_usuario.get() {
+            return Err(DemasiadasSesiones {
+                abiertas: *abiertas,
+            });
+        }
+        *abiertas += 1;
+        self.admitidas.insert(msg.sesion, msg.usuario_id);
+        Ok(())
     }
 }
 
@@ -181,6 +223,14 @@ impl Handler<Baja> for Dispatcher {
     type Result = ();
 
     fn handle(&mut self, msg: Baja, _: &mut Self::Context) {
+        if let Some(usuario) = self.admitidas.remove(&msg.sesion)
+            && let Entry::Occupied(mut abiertas) = self.por_usuario.entry(usuario)
+        {
+            *abiertas.get_mut() -= 1;
+            if *abiertas.get() == 0 {
+                abiertas.remove();
+            }
+        }
         let Some(registro) = self.sesiones.remove(&msg.sesion) else {
             return;
         };

@@ -1,10 +1,11 @@
 //! The realtime core (design §5–6): one `Dispatcher` per node, one
 //! `Sucursal` and one `Cocina` actor per sucursal, one `Session` actor per
 //! WebSocket. Events enter through the store's publication turn, in id order,
-//! and leave as shared bytes.
+//! and leave as shared bytes. `limite` holds the rate limits on clients.
 
 pub mod cocina;
 pub mod dispatcher;
+pub mod limite;
 pub mod nodo;
 pub mod protocolo;
 pub mod salida;
@@ -14,16 +15,22 @@ pub mod sucursal;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use actix::prelude::*;
+use actix_web::HttpResponse;
 
 use crate::auth::Autenticado;
 use crate::config::RealtimeSettings;
+use crate::modelo::Rol;
 use crate::reglas::{EscaladoPorReglas, Reglas, RuleEngine};
 use crate::store::{Store, StoreError};
-use dispatcher::{CerrarSesiones, CualesSesiones, Despachar, Dispatcher};
+use dispatcher::{
+    Admitir, CerrarSesiones, CualesSesiones, Despachar, Dispatcher,
+};
+use limite::LimitePorToken;
 use nodo::Nodo;
-use actix_web::HttpResponse;
+use protocolo::cierre;
 use salida::{Buzon, CuerpoWs};
 use session::{NuevaSession, Session};
 
@@ -49,6 +56,7 @@ pub struct Realtime {
     config: Arc<RealtimeSettings>,
     proxima_sesion: Arc<AtomicU64>,
     nodo: Arc<Nodo>,
+    escrituras_de_servicio: Arc<LimitePorToken>,
 }
 
 impl Realtime {
@@ -97,6 +105,10 @@ impl Realtime {
             presencia_local,
         ));
         tracing::info!(nodo = %nodo.id, "nodo en marcha");
+        let escrituras_de_servicio = Arc::new(LimitePorToken::new(
+            config.servicio_eventos_por_segundo,
+            config.servicio_rafaga,
+        ));
         Ok(Self {
             dispatcher,
             store,
@@ -104,6 +116,7 @@ impl Realtime {
             config,
             proxima_sesion: Arc::new(AtomicU64::new(1)),
             nodo: Arc::new(nodo),
+            escrituras_de_servicio,
         })
     }
 
@@ -116,15 +129,33 @@ impl Realtime {
         &self.dispatcher
     }
 
-    /// Starts the `Session` actor of an authenticated socket: `respuesta`
-    /// (actix-ws's handshake) gets the session's buzon as its body.
-    pub fn abrir(
+    /// Starts the `Session` actor of an authenticated socket, if its user
+    /// may open one more (`ws_sesiones_por_usuario`): `respuesta`
+    /// (actix-ws's handshake) gets the session's buzon as its body. A socket
+    /// over the limit is closed with 4029.
+    pub async fn abrir(
         &self,
         quien: Autenticado,
         respuesta: HttpResponse,
         mensajes: actix_ws::MessageStream,
     ) -> HttpResponse {
         let id = SesionId(self.proxima_sesion.fetch_add(1, Ordering::Relaxed));
+        let admitida = self
+            .dispatcher
+            .send(Admitir {
+                sesion: id,
+                usuario_id: quien.usuario.id,
+            })
+            .await;
+        match admitida {
+            Ok(Ok(())) => {}
+            Ok(Err(motivo)) => {
+                tracing::info!(usuario = %quien.usuario.usuario, abiertas = motivo.abiertas, "socket rechazado: demasiadas sesiones");
+                let motivo = motivo.to_string();
+                return CuerpoWs::cerrado(respuesta, cierre::DEMASIADAS_SESIONES, &motivo);
+            }
+            Err(_) => return CuerpoWs::cerrado(respuesta, cierre::APAGANDO, "apagando"),
+        }
         let buzon = Buzon::new(self.config.ws_cola);
         Session::start(
             NuevaSession {
@@ -140,6 +171,16 @@ impl Realtime {
             mensajes,
         );
         CuerpoWs::en(respuesta, buzon)
+    }
+
+    /// Counts one write of `quien` against its login's rate if it is a
+    /// `servicio` (the integrations); other roles are not limited. `Err`
+    /// says how long until the next write would be taken.
+    pub fn permitir_escritura(&self, quien: &Autenticado) -> Result<(), Duration> {
+        if quien.usuario.rol != Rol::Servicio {
+            return Ok(());
+        }
+        self.escrituras_de_servicio.permitir(&quien.token.hash())
     }
 
     /// Closes sessions (logout, account change, shutdown); answers how many.

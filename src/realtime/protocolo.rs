@@ -18,6 +18,10 @@ pub mod cierre {
     pub const PROHIBIDO: u16 = 4003;
     pub const DEMASIADO_LENTO: u16 = 4008;
     pub const DEMASIADO_GRANDE: u16 = 1009;
+    /// Kept sending past the frame rate after the warning (policy violation).
+    pub const DEMASIADOS_MENSAJES: u16 = 1008;
+    /// The user already has as many sockets open as it may.
+    pub const DEMASIADAS_SESIONES: u16 = 4029;
     pub const APAGANDO: u16 = 1001;
     pub const ERROR_DE_PROTOCOLO: u16 = 1002;
     pub const REINTENTA_LUEGO: u16 = 1013;

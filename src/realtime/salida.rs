@@ -386,6 +386,17 @@ pub struct CuerpoWs {
 }
 
 impl CuerpoWs {
+    /// A socket closed at once with `codigo`: refused after the upgrade, so
+    /// that a browser can tell why (a refused handshake is a bare 1006).
+    pub fn cerrado(respuesta: HttpResponse, codigo: u16, motivo: &str) -> HttpResponse {
+        let buzon = Buzon::new(1);
+        buzon.cerrar(Some(CloseReason {
+            code: CloseCode::Other(codigo),
+            description: Some(motivo.to_owned()),
+        }));
+        Self::en(respuesta, buzon)
+    }
+
     /// Swaps the body of actix-ws's handshake response for the buzon's.
     pub fn en(respuesta: HttpResponse, buzon: Arc<Buzon>) -> HttpResponse {
         let (respuesta, original) = respuesta.into_parts();

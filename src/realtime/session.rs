@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use super::SesionId;
 use super::dispatcher::{Baja, Dispatcher, Registrar};
+use super::limite::{LimiteDeMensajes, Veredicto};
 use super::protocolo::{Aviso, Entrante, MensajeCliente, cierre, envelope, parse_entrante};
 use super::salida::{Buzon, Puesto, Salida};
 use crate::auth::{Perfil, TokenHash};
@@ -36,6 +37,8 @@ pub struct Session {
     buzon: Arc<Buzon>,
     /// Last frame from the client, for the heartbeat.
     visto: Instant,
+    /// The client's frame rate.
+    limite: LimiteDeMensajes,
 }
 
 /// What a new session needs besides its socket.
@@ -76,6 +79,10 @@ impl Session {
 
     fn new(nueva: NuevaSession, buzon: Arc<Buzon>) -> Self {
         Session {
+            limite: LimiteDeMensajes::new(
+                nueva.config.ws_mensajes_por_segundo,
+                nueva.config.ws_rafaga,
+            ),
             id: nueva.id,
             perfil: Perfil::de(&nueva.usuario),
             usuario: Arc::new(nueva.usuario),
@@ -216,6 +223,29 @@ impl Session {
         }
     }
 
+    /// Counts a client frame against its rate (see [`LimiteDeMensajes`]):
+    /// false when it must be dropped.
+    fn frame_permitido(&mut self, ctx: &mut Context<Self>) -> bool {
+        match self.limite.contar() {
+            Veredicto::Pasa => true,
+            Veredicto::Avisar => {
+                tracing::info!(sesion = %self.id, "demasiados mensajes: se avisa");
+                self.error(
+                    "demasiados_mensajes",
+                    "demasiados mensajes por segundo: este se descartó; si sigues, se cierra el socket",
+                    ctx,
+                );
+                false
+            }
+            Veredicto::Descartar => false,
+            Veredicto::Cerrar => {
+                tracing::info!(sesion = %self.id, "demasiados mensajes tras el aviso: se cierra con 1008");
+                self.cerrar(cierre::DEMASIADOS_MENSAJES, "demasiados mensajes", ctx);
+                false
+            }
+        }
+    }
+
     /// A client that speaks without resuming (or is silent for
     /// `ws_espera_reanudar`) wants live events now.
     fn primer_mensaje(&mut self, ctx: &mut Context<Self>) {
@@ -271,6 +301,13 @@ impl Actor for Session {
 impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
     fn handle(&mut self, msg: Result<AggregatedMessage, ProtocolError>, ctx: &mut Self::Context) {
         self.visto = Instant::now();
+        if let Ok(
+            AggregatedMessage::Text(_) | AggregatedMessage::Binary(_) | AggregatedMessage::Ping(_),
+        ) = &msg
+            && !self.frame_permitido(ctx)
+        {
+            return;
+        }
         match msg {
             Ok(AggregatedMessage::Text(texto)) => self.recibir_texto(&texto, ctx),
             Ok(AggregatedMessage::Binary(_)) => self.error(

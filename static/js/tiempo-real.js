@@ -12,6 +12,9 @@
 // - Si el socket se cae se reintenta con espera exponencial y azar (desde
 //   ~300 ms hasta 10 s). Un latido (`ping`) detecta una red muerta que no avisa.
 // - 4001 (sin sesión) y 4003 (la cuenta cambió) llevan al inicio de sesión.
+// - 4029: la cuenta ya tiene abiertas todas las pantallas que el servidor
+//   admite. El aviso lo dice y se reintenta con la espera máxima: entra en
+//   cuanto otra pantalla de la cuenta se cierre.
 // - `{"type":"reinicio"}` (demasiado atrás): `recargar()` vuelve a cargar las
 //   listas por REST y devuelve su nuevo `ultimo_id`; desde ahí se reanuda.
 // - El aviso `#conexion` dice siempre la verdad: «En línea» o, bien visible,
@@ -55,6 +58,7 @@ export function conectar({
   let cerrado = false;
   let ultimaConexion = null;
   let horaHola = 0; // cuándo saludó el socket actual
+  let rechazo = null; // por qué el servidor no admitió el último socket
 
   function pintar(nuevo, texto) {
     if (aviso) {
@@ -76,7 +80,8 @@ export function conectar({
     const cuando = ultimaConexion ? ` Última conexión: ${ultimaConexion}.` : "";
     const reintento =
       segundos > 0 ? `Reintentando en ${segundos} s…` : "Reintentando ahora…";
-    return `⚠ Sin conexión con comanda — lo que ves puede estar desactualizado. ${reintento}${cuando}`;
+    const porque = rechazo ? ` ${rechazo}` : "";
+    return `⚠ Sin conexión con comanda — lo que ves puede estar desactualizado.${porque} ${reintento}${cuando}`;
   }
 
   function abrir() {
@@ -120,6 +125,7 @@ export function conectar({
           saludado = true;
           horaHola = Date.now();
           fallosSinHola = 0;
+          rechazo = null;
           enviar({ type: "reanudar", ultimo_id: Math.max(base, maximoVisto) });
           ultimaConexion = null;
           pintar("en-linea", "● En línea");
@@ -156,6 +162,12 @@ export function conectar({
         cerrado = true;
         pintar("sin-conexion", "Sesión terminada: vuelve a entrar…");
         location.assign("/");
+        return;
+      }
+      if (c.code === 4029) {
+        rechazo = "Esta cuenta ya tiene abiertas todas las pantallas que se permiten: cierra alguna que no uses.";
+        intentos = Math.max(intentos, Math.ceil(Math.log2(ESPERA_MAXIMA / ESPERA_INICIAL)));
+        perdido(socket, c.code);
         return;
       }
       if (!saludado) fallosSinHola++;

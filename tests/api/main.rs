@@ -16,6 +16,7 @@ mod cierres;
 mod cuentas;
 mod errores;
 mod flujos;
+mod limites;
 mod migraciones;
 mod nodos;
 mod realtime;

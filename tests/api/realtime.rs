@@ -382,6 +382,8 @@ en_ambos_stores! {
             // wire; the server gives it `ws_timeout` to be taken. Longer than
             // this test, so that the slow client, reading again, gets it.
             s.realtime.ws_timeout = Duration::from_secs(30);
+            // Four logins of one bot publish 200 events each as fast as they can.
+            s.realtime.servicio_rafaga = std::num::NonZeroU32::new(EVENTOS as u32).unwrap();
         })
         .await;
         let cadena = Cadena::nueva(app).await;
@@ -513,7 +515,13 @@ en_ambos_stores! {
     async fn mil_sesiones_que_entran_y_salen_no_dejan_rastro(backend) {
         const SESIONES: usize = 1000;
         const RONDAS: usize = 5;
-        let cadena = Cadena::nueva(spawn_app(backend).await).await;
+        // Six logins share the thousand sockets: far more per user than a
+        // chain needs, and than the default allows.
+        let app = spawn_app_with(backend, |s| {
+            s.realtime.ws_sesiones_por_usuario = std::num::NonZeroUsize::new(SESIONES).unwrap();
+        })
+        .await;
+        let cadena = Cadena::nueva(app).await;
         let (app, s1, s2) = (&cadena.app, cadena.s1, cadena.s2);
         let jefa = app.token("jefa").await;
         let mut tokens = Vec::new();

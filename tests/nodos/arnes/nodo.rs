@@ -82,7 +82,11 @@ pub fn serve_en(
         .args(["--db-max-connections", "4"])
         .args(["--nodo", id])
         .args(["--nodos-latido", ajustes.latido])
-        .args(["--ponerse-al-dia", ajustes.ponerse_al_dia]);
+        .args(["--ponerse-al-dia", ajustes.ponerse_al_dia])
+        // Several publishers share one `servicio` login per node and publish
+        // as fast as they can: the runs measure delivery, not the rate limit.
+        .args(["--servicio-eventos-por-segundo", "100000"])
+        .args(["--servicio-rafaga", "100000"]);
     cmd
 }
 
