@@ -352,10 +352,10 @@ en_ambos_stores! {
             let r = app.post("/api/eventos", &token, &json!({"tipo": "aviso_general"})).await;
             assert_eq!(r.status(), StatusCode::CREATED);
         }
-        let admin = app.token("admin1").await;
+        let jefa = app.token("jefa").await;
         let atencion = app.token("atencion1").await;
         for n in 0..10 {
-            cadena.publicar(&admin, alerta(100 + n)).await;
+            cadena.publicar(&jefa, alerta(100 + n)).await;
             let r = app.post("/api/alertas", &atencion, &json!({"mensaje": format!("alerta {n}")})).await;
             assert_eq!(r.status(), StatusCode::CREATED);
         }
