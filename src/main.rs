@@ -7,6 +7,12 @@ use comanda::config::{Cli, Comando, Settings, UsuarioComando};
 use comanda::cuentas::DEMO_PASSWORD;
 use comanda::{cli, telemetry};
 
+/// Every socket holds actix-http's 8 KiB read and write buffers, mostly
+/// unused: mimalloc leaves the untouched pages of a block out of the
+/// resident set, glibc's inline chunk headers touch them (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Errors reach the operator as one clear line (and their causes), never as
 /// a backtrace.
 #[actix_web::main]
