@@ -67,31 +67,55 @@ pub async fn publicar_plano(
     autor: &Usuario,
     plano: Map<String, Value>,
 ) -> Result<Evento, PublicarError> {
+    let mut nuevo = validar_plano(autor, plano)?;
+    if let Some(s) = nuevo.sucursal_id
+        && store.sucursal(s).await?.is_none()
+    {
+        return Err(PublicarError::SucursalInexistente(s));
+    }
+    let mut minutos_pedido = None;
+    if let (Some(_), "alerta_cocina") = (nuevo.sucursal_id, nuevo.tipo.as_str())
+        && let Some(p) = nuevo.payload.get("pedido_id").and_then(Value::as_i64)
+    {
+        minutos_pedido = store
+            .pedido_creado(PedidoId(p))
+            .await?
+            .map(|creado| (OffsetDateTime::now_utc() - creado).whole_minutes());
+    }
+    decidir_plano(reglas, &mut nuevo, minutos_pedido);
+    Ok(store.publicar(&nuevo).await?)
+}
+
+/// The steps of a flat publication that need no store: who may publish,
+/// the format of the flat map, and the author's scope. What is left is
+/// whether the sucursal exists. Pure, so that it can be fuzzed from raw bytes.
+#[doc(hidden)]
+pub fn validar_plano(
+    autor: &Usuario,
+    plano: Map<String, Value>,
+) -> Result<NuevoEvento, PublicarError> {
     if !Permiso::PublicarEventos.permitido(autor.rol) {
         return Err(PublicarError::Prohibido);
     }
-    let mut nuevo = evento_plano(autor, plano)?;
-    if let Some(s) = nuevo.sucursal_id {
-        if !Alcance::de(autor).incluye(s) {
-            return Err(PublicarError::FueraDeAlcance(s));
-        }
-        if store.sucursal(s).await?.is_none() {
-            return Err(PublicarError::SucursalInexistente(s));
-        }
+    let nuevo = evento_plano(autor, plano)?;
+    if let Some(s) = nuevo.sucursal_id
+        && !Alcance::de(autor).incluye(s)
+    {
+        return Err(PublicarError::FueraDeAlcance(s));
     }
+    Ok(nuevo)
+}
+
+/// The rules' decisions on a validated flat event: `prioridad` for a kitchen
+/// alert of a sucursal (`minutos_pedido`: the age of the order it names, as
+/// the store knows it), `destinos` always.
+#[doc(hidden)]
+pub fn decidir_plano(reglas: &RuleEngine, nuevo: &mut NuevoEvento, minutos_pedido: Option<i64>) {
     if let (Some(sucursal_id), "alerta_cocina") = (nuevo.sucursal_id, nuevo.tipo.as_str()) {
-        let pedido_id = nuevo.payload.get("pedido_id").and_then(Value::as_i64);
-        let minutos_pedido = match pedido_id {
-            Some(p) => store
-                .pedido_creado(PedidoId(p))
-                .await?
-                .map(|creado| (OffsetDateTime::now_utc() - creado).whole_minutes()),
-            None => None,
-        };
         nuevo.prioridad = Some(reglas.prioridad(&EntradaAlerta {
             mensaje: texto(&nuevo.payload, "mensaje"),
             prioridad_pedida: nuevo.prioridad,
-            pedido_id,
+            pedido_id: nuevo.payload.get("pedido_id").and_then(Value::as_i64),
             sucursal_id,
             minutos_pedido,
         }));
@@ -103,7 +127,6 @@ pub async fn publicar_plano(
         prioridad: nuevo.prioridad,
         payload: &nuevo.payload,
     });
-    Ok(store.publicar(&nuevo).await?)
 }
 
 fn texto(payload: &Map<String, Value>, campo: &str) -> String {
@@ -269,6 +292,167 @@ mod tests {
                 evento_plano(&servicio(None), plano(malo.clone())).is_err(),
                 "{malo}"
             );
+        }
+    }
+
+    /// Properties of the body of `POST /api/eventos` from its bytes: the
+    /// steps before the store (`fuzz/` runs the same path, with the rules).
+    mod propiedades {
+        use super::*;
+        use crate::error::ApiError;
+        use actix_web::ResponseError;
+        use actix_web::http::StatusCode;
+        use proptest::collection::{btree_map, vec};
+        use proptest::prelude::*;
+
+        /// Any JSON value a few levels deep, U+0000 included.
+        fn json() -> impl Strategy<Value = Value> {
+            let hoja = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                ".*".prop_map(Value::from),
+                "[a-z0-9_]{1,50}".prop_map(Value::from),
+                prop::sample::select(vec![
+                    "normal",
+                    "alta",
+                    "urgente",
+                    "rojo",
+                    "voucher_whatsapp"
+                ])
+                .prop_map(Value::from),
+            ];
+            hoja.prop_recursive(3, 24, 4, |dentro| {
+                prop_oneof![
+                    vec(dentro.clone(), 0..4).prop_map(Value::from),
+                    btree_map(".*", dentro, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn autor() -> impl Strategy<Value = Usuario> {
+            (prop::sample::select(Rol::TODOS), prop::option::of(1i64..4))
+                .prop_map(|(rol, s)| Usuario { rol, ..servicio(s) })
+        }
+
+        /// A flat map whose known fields are right, wrong, or absent.
+        fn plano_cualquiera() -> impl Strategy<Value = Map<String, Value>> {
+            let campo =
+                |nombre: &'static str| prop::option::of(json()).prop_map(move |v| (nombre, v));
+            (
+                btree_map("[a-z_]{1,12}", json(), 0..6),
+                campo("tipo"),
+                campo("subtipo"),
+                campo("sucursal_id"),
+                campo("prioridad"),
+                campo("alerta_id"),
+                campo("pedido_id"),
+            )
+                .prop_map(|(resto, a, b, c, d, e, f)| {
+                    let mut plano: Map<String, Value> = resto.into_iter().collect();
+                    for (nombre, valor) in [a, b, c, d, e, f] {
+                        if let Some(v) = valor {
+                            plano.insert(nombre.into(), v);
+                        }
+                    }
+                    plano
+                })
+        }
+
+        fn rechazo_es_4xx(e: PublicarError) -> Result<(), TestCaseError> {
+            prop_assert!(!e.to_string().is_empty());
+            let estado = ApiError::from(e).status_code();
+            prop_assert!(
+                estado == StatusCode::BAD_REQUEST || estado == StatusCode::FORBIDDEN,
+                "{}",
+                estado
+            );
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn cualquier_cuerpo_es_un_evento_o_un_rechazo_4xx(
+                quien in autor(),
+                cuerpo in prop_oneof![
+                    vec(any::<u8>(), 0..64),
+                    plano_cualquiera().prop_map(|p| serde_json::to_vec(&p).unwrap()),
+                ],
+            ) {
+                // What actix's `Json<Map<String, Value>>` extractor does with the bytes.
+                let Ok(plano) = serde_json::from_slice::<Map<String, Value>>(&cuerpo) else {
+                    return Ok(());
+                };
+                match validar_plano(&quien, plano.clone()) {
+                    Err(e) => rechazo_es_4xx(e)?,
+                    Ok(nuevo) => {
+                        prop_assert!(es_nombre(&nuevo.tipo) && nuevo.tipo != "voucher_whatsapp");
+                        prop_assert!(nuevo.subtipo.as_deref().is_none_or(es_nombre));
+                        if let Some(s) = nuevo.sucursal_id {
+                            prop_assert!(Alcance::de(&quien).incluye(s));
+                        }
+                        prop_assert!(!contiene_nulo(&Value::Object(nuevo.payload.clone())));
+                        let extra = |k: &String| !["tipo", "subtipo", "sucursal_id", "prioridad"].contains(&k.as_str());
+                        prop_assert!(plano.iter().filter(|(k, _)| extra(k)).eq(nuevo.payload.iter()));
+                    }
+                }
+            }
+
+            #[test]
+            fn un_evento_plano_valido_se_lee_tal_cual(
+                tipo in "[a-z0-9_]{1,50}",
+                subtipo in prop::option::of("[a-z0-9_]{1,50}"),
+                sucursal in prop::option::of(1i64..4),
+                prioridad in prop::option::of(prop::sample::select(Prioridad::TODOS)),
+                alerta_id in prop::option::of(any::<i64>()),
+                resto in btree_map("[a-z_]{1,12}", json(), 0..6),
+            ) {
+                let mut plano: Map<String, Value> = resto
+                    .into_iter()
+                    .filter(|(k, v)| {
+                        !["tipo", "subtipo", "sucursal_id", "prioridad", "alerta_id", "refill_id", "voucher_id", "pedido_id"]
+                            .contains(&k.as_str())
+                            && !contiene_nulo(v)
+                            && !k.contains('\0')
+                    })
+                    .collect();
+                let payload = plano.clone();
+                plano.insert("tipo".into(), tipo.clone().into());
+                if let Some(s) = &subtipo {
+                    plano.insert("subtipo".into(), s.clone().into());
+                }
+                if let Some(s) = sucursal {
+                    plano.insert("sucursal_id".into(), s.into());
+                }
+                if let Some(p) = prioridad {
+                    plano.insert("prioridad".into(), p.as_str().into());
+                }
+                let mut payload = payload;
+                if let Some(id) = alerta_id {
+                    plano.insert("alerta_id".into(), id.into());
+                    payload.insert("alerta_id".into(), id.into());
+                }
+                let cuerpo = serde_json::to_vec(&plano).unwrap();
+                let plano = serde_json::from_slice::<Map<String, Value>>(&cuerpo).unwrap();
+                // serde_json may read a float back one ulp off: compare with
+                // the payload as it comes out of the same bytes.
+                let payload: Map<String, Value> =
+                    serde_json::from_slice(&serde_json::to_vec(&payload).unwrap()).unwrap();
+                let nuevo = validar_plano(&servicio(None), plano).unwrap();
+                let (tipo, subtipo) = match tipo.as_str() {
+                    "voucher_whatsapp" => ("voucher_nuevo".to_owned(), Some("whatsapp".to_owned())),
+                    _ => (tipo, subtipo),
+                };
+                prop_assert_eq!(&nuevo.destinos, &destinos_por_defecto(&tipo));
+                prop_assert_eq!(nuevo.tipo, tipo);
+                prop_assert_eq!(nuevo.subtipo, subtipo);
+                prop_assert_eq!(nuevo.sucursal_id, sucursal.map(SucursalId));
+                prop_assert_eq!(nuevo.prioridad, prioridad);
+                prop_assert_eq!(nuevo.entidad, alerta_id.map(|id| Entidad { tipo: "ALERTA".into(), id }));
+                prop_assert_eq!(nuevo.payload, payload);
+            }
         }
     }
 }

@@ -140,7 +140,7 @@ fn a_texto(valor: &impl Serialize) -> ByteString {
 
 /// A client's message. A frame with `"type"` is one of these; a flat
 /// `{"tipo":…}` without `"type"` is a publication (design §7a).
-#[derive(Debug, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum MensajeCliente {
     Reanudar { ultimo_id: EventoId },
@@ -161,9 +161,17 @@ pub fn parse_entrante(texto: &str) -> Result<Entrante, String> {
         return Err("se esperaba un objeto JSON".into());
     };
     if mapa.contains_key("type") {
-        serde_json::from_value(Value::Object(mapa))
-            .map(Entrante::Mensaje)
-            .map_err(|e| format!("mensaje no válido: {e}"))
+        // serde's `deny_unknown_fields` does not reach the unit variants of
+        // an internally tagged enum: without this, `{"type":"ping","tipo":…}`
+        // would answer `pong` and silently drop the publication it carries.
+        let sobrante = mapa.keys().find(|k| *k != "type").cloned();
+        match (serde_json::from_value(Value::Object(mapa)), sobrante) {
+            (Ok(MensajeCliente::Ping), Some(campo)) => Err(format!(
+                "mensaje no válido: \"ping\" no lleva más campos que \"type\" (sobra `{campo}`)"
+            )),
+            (Ok(mensaje), _) => Ok(Entrante::Mensaje(mensaje)),
+            (Err(e), _) => Err(format!("mensaje no válido: {e}")),
+        }
     } else if mapa.contains_key("tipo") {
         Ok(Entrante::Publicacion(mapa))
     } else {
@@ -228,6 +236,120 @@ mod tests {
             r#"{"x":1}"#,
         ] {
             assert!(parse_entrante(basura).is_err(), "{basura:?}");
+        }
+    }
+
+    /// Found by `fuzz/` (frame_cliente): a `ping` with other fields was a
+    /// `ping`, and a publication sent along with it was lost without a word.
+    #[test]
+    fn un_ping_con_campos_de_mas_se_rechaza() {
+        for basura in [
+            r#"{"type":"ping","x":1}"#,
+            r#"{"type":"ping","tipo":"alerta_cocina","mensaje":"sin papas"}"#,
+            r#"{"type":"ping","ultimo_id":5}"#,
+            r#"{"type":"reanudar","ultimo_id":5,"x":1}"#,
+        ] {
+            assert!(parse_entrante(basura).is_err(), "{basura:?}");
+        }
+    }
+
+    /// Properties over generated frames: what a client can send is read back
+    /// as sent, and nothing a client sends makes the parser panic.
+    mod propiedades {
+        use super::*;
+        use proptest::collection::{btree_map, vec};
+        use proptest::prelude::*;
+
+        /// Any JSON value a few levels deep. No floats: serde_json reads some
+        /// of them back one ulp off, which is not the parser's business.
+        fn json() -> impl Strategy<Value = Value> {
+            let hoja = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                ".*".prop_map(Value::from),
+            ];
+            hoja.prop_recursive(4, 48, 6, |dentro| {
+                prop_oneof![
+                    vec(dentro.clone(), 0..6).prop_map(Value::from),
+                    btree_map(".*", dentro, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn mensaje() -> impl Strategy<Value = MensajeCliente> {
+            prop_oneof![
+                Just(MensajeCliente::Ping),
+                any::<i64>().prop_map(|n| MensajeCliente::Reanudar {
+                    ultimo_id: EventoId(n)
+                }),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn un_mensaje_serializado_se_lee_igual(m in mensaje()) {
+                let texto = serde_json::to_string(&m).unwrap();
+                prop_assert_eq!(parse_entrante(&texto), Ok(Entrante::Mensaje(m)));
+            }
+
+            #[test]
+            fn una_publicacion_serializada_se_lee_igual(
+                tipo in json(),
+                campos in btree_map("[a-z_]{1,12}", json(), 0..8),
+            ) {
+                let mut plano: Map<String, Value> = campos.into_iter().collect();
+                plano.remove("type");
+                plano.insert("tipo".into(), tipo);
+                let texto = serde_json::to_string(&plano).unwrap();
+                prop_assert_eq!(parse_entrante(&texto), Ok(Entrante::Publicacion(plano)));
+            }
+
+            #[test]
+            fn cualquier_texto_es_un_mensaje_o_un_error_con_motivo(texto in ".*") {
+                if let Err(motivo) = parse_entrante(&texto) {
+                    prop_assert!(!motivo.is_empty());
+                }
+            }
+
+            #[test]
+            fn cualquier_objeto_es_un_mensaje_una_publicacion_o_un_error_con_motivo(
+                valor in json(),
+                tipo in prop::option::of(prop_oneof![
+                    Just(Value::from("ping")),
+                    Just(Value::from("reanudar")),
+                    json(),
+                ]),
+                ultimo_id in prop::option::of(json()),
+            ) {
+                let mut objeto = match valor {
+                    Value::Object(m) => m,
+                    otro => Map::from_iter([("tipo".to_owned(), otro)]),
+                };
+                if let Some(t) = tipo {
+                    objeto.insert("type".into(), t);
+                }
+                if let Some(u) = ultimo_id {
+                    objeto.insert("ultimo_id".into(), u);
+                }
+                let texto = Value::Object(objeto.clone()).to_string();
+                match parse_entrante(&texto) {
+                    Ok(Entrante::Mensaje(m)) => prop_assert_eq!(
+                        Value::Object(objeto),
+                        serde_json::to_value(m).unwrap()
+                    ),
+                    Ok(Entrante::Publicacion(p)) => {
+                        prop_assert!(!p.contains_key("type") && p.contains_key("tipo"));
+                        prop_assert_eq!(p, objeto);
+                    }
+                    Err(motivo) => {
+                        prop_assert!(!motivo.is_empty());
+                        prop_assert!(objeto.contains_key("type") || !objeto.contains_key("tipo"));
+                    }
+                }
+            }
         }
     }
 }

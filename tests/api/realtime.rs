@@ -442,6 +442,8 @@ en_ambos_stores! {
             r#"{"type":"reanudar"}"#,
             r#"{"type":"reanudar","ultimo_id":"ayer"}"#,
             r#"{"x":1}"#,
+            // A ping carrying a publication: refused, not a silent `pong`.
+            r#"{"type":"ping","tipo":"alerta_cocina","mensaje":"sin papas"}"#,
         ] {
             c.enviar_texto(basura).await;
             let error = c.esperar("error").await;
