@@ -336,6 +336,7 @@ impl Interior {
     }
 
     fn desbordar(&mut self) -> Puesto {
+        crate::metricas::cliente_lento();
         self.cola.clear();
         self.estado = Estado::Vivo;
         self.fin = Fin::Cerrando(Some(CloseReason {
@@ -356,7 +357,11 @@ pub struct Salida {
 
 impl Salida {
     pub fn entregar(&self, evento: &Arc<EventoPublicado>) {
-        self.avisar(self.buzon.entregar(evento));
+        let puesto = self.buzon.entregar(evento);
+        if puesto != Puesto::Si {
+            crate::metricas::entrega_descartada();
+        }
+        self.avisar(puesto);
     }
 
     pub fn frame(&self, texto: ByteString) {
