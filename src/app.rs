@@ -5,6 +5,7 @@
 use std::net::TcpListener;
 
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
@@ -13,6 +14,7 @@ use crate::config::Settings;
 use crate::cuentas::{self, CuentaError, SuperadminInicial};
 use crate::flujos::Contexto;
 use crate::http::{self, OrigenesPermitidos};
+use crate::metricas;
 use crate::modelo::{Sucursal, Usuario};
 use crate::realtime::Realtime;
 use crate::realtime::dispatcher::CualesSesiones;
@@ -82,6 +84,7 @@ impl Parada {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, ArranqueError> {
+        metricas::instalar();
         if settings.nodo.cluster
             && Backend::of_url(&settings.store.database_url)? == Backend::Sqlite
         {
@@ -225,6 +228,9 @@ fn servidor(
     let server = HttpServer::new(move || {
         App::new()
             .wrap(http::cabeceras_de_seguridad())
+            // Around `/ws` too: it ends at the handshake, holding nothing
+            // for the socket's life (unlike a request span).
+            .wrap(from_fn(http::medir))
             .app_data(store.clone())
             .app_data(realtime.clone())
             .app_data(reglas.clone())

@@ -10,6 +10,9 @@
 //! - [`config`] — the command line and its environment variables, parsed once
 //!   into [`config::Settings`].
 //! - [`telemetry`] — `tracing` setup: text or JSON lines.
+//! - [`metricas`] — the Prometheus recorder (once per process) and the
+//!   `comanda_*` series that `GET /metrics` shows: no personal data, bounded
+//!   labels.
 //! - [`modelo`] — the business's types (`Rol`, `Usuario`, `Sucursal`, id
 //!   newtypes), parsed at the edge so invalid data can't get further.
 //! - [`store`] — the only place with SQL: one API over Postgres and SQLite,
@@ -44,6 +47,7 @@ pub mod error;
 pub mod eventos;
 pub mod flujos;
 pub mod http;
+pub mod metricas;
 pub mod modelo;
 pub mod realtime;
 pub mod reglas;

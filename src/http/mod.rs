@@ -13,10 +13,11 @@ mod ws;
 pub use ws::OrigenesPermitidos;
 
 use std::path::Path;
+use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, header};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::{DefaultHeaders, Next, from_fn};
 use actix_web::web::BytesMut;
 use actix_web::{FromRequest, HttpMessage, HttpResponse, web};
@@ -25,6 +26,7 @@ use serde::Serialize;
 
 use crate::auth::{Alcance, Autenticado};
 use crate::error::{ApiError, json_error, path_error, query_error};
+use crate::metricas;
 use crate::modelo::{EventoId, SucursalId};
 use crate::realtime::Realtime;
 
@@ -153,6 +155,41 @@ async fn limitar_servicio(
         .await
         .map(ServiceResponse::map_into_left_body)
 }
+
+/// Counts and times every answered request for `/metrics`, by the route
+/// pattern that matched — `/api/pedidos/{id}/aprobar`, never the path, whose
+/// ids would open a series each; a path that matched no route is
+/// [`metricas::RUTA_DESCONOCIDA`]. For `/ws` the time is the handshake's, not
+/// the socket's life.
+pub async fn medir(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let inicio = Instant::now();
+    let metodo = metricas::metodo(req.method());
+    let resultado = next.call(req).await;
+    let (ruta, estado) = match &resultado {
+        Ok(res) => (patron_de_ruta(res.request(), res.status()), res.status()),
+        Err(e) => (None, e.as_response_error().status_code()),
+    };
+    let ruta = ruta.unwrap_or_else(|| metricas::RUTA_DESCONOCIDA.to_owned());
+    metricas::peticion(ruta, metodo, estado.as_u16(), inicio.elapsed());
+    resultado
+}
+
+/// The pattern of the resource that answered: `None` for a default service
+/// (an unknown `/api` path) and for a page that does not exist; the pages
+/// that do (actix-files at the root, whose pattern is empty) share one.
+fn patron_de_ruta(req: &actix_web::HttpRequest, estado: StatusCode) -> Option<String> {
+    match req.match_pattern()? {
+        pagina if pagina.is_empty() && estado == StatusCode::NOT_FOUND => None,
+        pagina if pagina.is_empty() => Some(PAGINAS.to_owned()),
+        patron => Some(patron),
+    }
+}
+
+/// The route label of every page of `static_dir`.
+const PAGINAS: &str = "/{pagina}";
 
 async fn ruta_desconocida() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NoEncontrado("esa ruta no existe".into()))

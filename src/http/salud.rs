@@ -1,14 +1,16 @@
-//! `/healthz` (the process answers) and `/readyz` (the store is reachable and migrated).
+//! `/healthz` (the process answers), `/readyz` (the store is reachable and
+//! migrated) and `/metrics` (Prometheus).
 
 use std::time::Duration;
 
 use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
+use crate::metricas;
 use crate::store::{Preparacion, Store};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz).service(readyz);
+    cfg.service(healthz).service(readyz).service(metrics);
 }
 
 #[get("/healthz")]
@@ -37,4 +39,20 @@ async fn readyz(store: web::Data<Store>) -> HttpResponse {
             HttpResponse::ServiceUnavailable().json(json!({"estado": "sin_base_de_datos"}))
         }
     }
+}
+
+/// The Prometheus text exposition of [`metricas`].
+///
+/// Open to anyone, like the probes: a Prometheus scraper does not log in,
+/// and the series hold no personal data — counts and latencies labelled by
+/// sucursal id, role, event tipo, rule, route pattern, method and status,
+/// never a user, a token, an address or a message. What they do reveal is
+/// how busy each sucursal is; a node reachable from outside the chain's
+/// network should keep `/metrics` to the scraper at its proxy (README,
+/// "Metrics").
+#[get("/metrics")]
+async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metricas::render())
 }

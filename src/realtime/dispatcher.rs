@@ -199,6 +199,7 @@ impl Handler<Registrar> for Dispatcher {
                 perfil,
             });
         }
+        crate::metricas::sesion_abierta(&perfil);
         self.sesiones.insert(
             sesion,
             Registro {
@@ -234,6 +235,7 @@ impl Handler<Baja> for Dispatcher {
         let Some(registro) = self.sesiones.remove(&msg.sesion) else {
             return;
         };
+        crate::metricas::sesion_cerrada(&registro.perfil);
         if !registro.perfil.es_monitor()
             && let Some(s) = registro.perfil.alcance.sucursal()
             && let Some(sucursal) = self.sucursales.get(&s)
@@ -261,11 +263,14 @@ impl Handler<Despachar> for Dispatcher {
         }
         self.anillo.push_back(publicado.clone());
 
+        let mut entregas = 0;
         for (_, monitor) in self.monitores() {
             if monitor.perfil.puede_recibir(sucursal, destinos) {
                 monitor.salida.entregar(&publicado);
+                entregas += 1;
             }
         }
+        crate::metricas::entregas(entregas);
         if let Some(s) = sucursal {
             self.sucursal(s, ctx).do_send(Difundir(publicado));
         }

@@ -173,6 +173,7 @@ impl Session {
         let futuro = en_la_base.is_some_and(|ultimo| desde > ultimo);
         if futuro || eventos.len() as i64 > self.config.ws_ventana {
             // The stream goes on from where `hola` (or the last event) left it.
+            crate::metricas::reinicio();
             let ultimo_id = self.buzon.ultimo_enviado();
             self.enviar_aviso(Aviso::Reinicio { ultimo_id }, ctx);
             let puesto = self.buzon.ir_en_vivo();
@@ -181,11 +182,12 @@ impl Session {
         tracing::debug!(sesion = %self.id, %desde, eventos = eventos.len(), "reanudando");
         // The replay restarts the stream at `desde`: everything after it, once.
         let hasta = eventos.last().map_or(desde, |e| e.id);
-        let lote = eventos
+        let lote: Vec<_> = eventos
             .iter()
             .filter(|e| self.perfil.puede_recibir(e.sucursal_id, e.destinos.0))
             .map(envelope)
             .collect();
+        crate::metricas::repeticion(lote.len());
         let puesto = self.buzon.reanudar(desde, lote, hasta);
         self.atender(puesto, ctx);
     }

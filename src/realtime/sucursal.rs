@@ -177,11 +177,14 @@ impl Handler<Difundir> for Sucursal {
 
     fn handle(&mut self, Difundir(evento): Difundir, _: &mut Self::Context) {
         let (sucursal, destinos) = (evento.sucursal_id(), evento.destinos());
+        let mut entregas = 0;
         for m in self.miembros.values() {
             if m.perfil.puede_recibir(sucursal, destinos) {
                 m.salida.entregar(&evento);
+                entregas += 1;
             }
         }
+        crate::metricas::entregas(entregas);
         self.cocina.do_send(Difundir(evento));
     }
 }

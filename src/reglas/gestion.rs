@@ -11,6 +11,7 @@ use time::UtcOffset;
 use tokio::sync::{Mutex, mpsc};
 
 use super::{ErrorCompilacion, Fallo, RuleEngine};
+use crate::metricas::{self, CausaFallo};
 use crate::modelo::{
     Audiencia, Destinos, Entidad, Evento, NombreRegla, NuevoEvento, Usuario, VersionRegla,
 };
@@ -179,6 +180,7 @@ impl Reglas {
                         e.mensaje
                     ),
                     sucursal_id: None,
+                    causa: CausaFallo::Compilacion,
                 })
                 .await;
                 Err(GestionError::NoCompila(e))
@@ -247,10 +249,10 @@ impl Reglas {
         autor: Option<&Usuario>,
         origen: Origen,
     ) -> Result<VersionRegla, GestionError> {
-        let compilada = self
-            .motor
-            .compilar(nombre, fuente)
-            .map_err(GestionError::NoCompila)?;
+        let compilada = self.motor.compilar(nombre, fuente).map_err(|e| {
+            metricas::regla_fallida(nombre, CausaFallo::Compilacion);
+            GestionError::NoCompila(e)
+        })?;
         let _turno = self.guardando.lock().await;
         let ya_vigente = self
             .store

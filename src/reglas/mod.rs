@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
-use rhai::{AST, CallFnOptions, Dynamic, Engine, FuncArgs, Map, Scope};
+use rhai::{AST, CallFnOptions, Dynamic, Engine, EvalAltResult, FuncArgs, Map, Scope};
 use serde::Serialize;
 use time::{OffsetDateTime, UtcOffset};
 use tokio::sync::mpsc;
@@ -24,6 +24,7 @@ pub use gestion::{GestionError, Reglas};
 pub use vigilante::vigilar;
 
 use crate::eventos::destinos_por_defecto;
+use crate::metricas::{self, CausaFallo};
 use crate::modelo::{Audiencia, Destinos, NombreRegla, Prioridad, SucursalId};
 
 /// A script that does not compile: where, and why.
@@ -43,6 +44,9 @@ pub struct Fallo {
     pub columna: Option<usize>,
     pub mensaje: String,
     pub sucursal_id: Option<SucursalId>,
+    /// For the metrics: whether it failed to compile, to run, or to finish.
+    #[serde(skip)]
+    pub causa: CausaFallo,
 }
 
 /// A compiled script and the source it came from.
@@ -246,15 +250,20 @@ impl RuleEngine {
         self.contadores[indice(nombre)]
             .evaluaciones
             .fetch_add(1, Ordering::Relaxed);
-        match self.correr(nombre, &regla.ast, args(&regla)).and_then(|d| {
+        let inicio = Instant::now();
+        let decision = self.correr(nombre, &regla.ast, args(&regla)).and_then(|d| {
             parse(d).map_err(|mensaje| Fallo {
                 regla: nombre,
                 linea: None,
                 columna: None,
                 mensaje,
                 sucursal_id: None,
+                causa: CausaFallo::Ejecucion,
             })
-        }) {
+        });
+        let causa = decision.as_ref().err().map(|f| f.causa);
+        metricas::regla_evaluada(nombre, inicio.elapsed(), causa);
+        match decision {
             Ok(valor) => valor,
             Err(mut fallo) => {
                 fallo.sucursal_id = sucursal_id;
@@ -281,12 +290,17 @@ impl RuleEngine {
             )
             .map_err(|e| {
                 let pos = e.position();
+                let causa = match *e {
+                    EvalAltResult::ErrorTooManyOperations(_) => CausaFallo::TiempoAgotado,
+                    _ => CausaFallo::Ejecucion,
+                };
                 Fallo {
                     regla: nombre,
                     linea: pos.line(),
                     columna: pos.position(),
                     mensaje: e.to_string(),
                     sucursal_id: None,
+                    causa,
                 }
             })
     }

@@ -2,6 +2,7 @@
 
 use super::Idempotencia;
 use super::{BeginWrite, Store, StoreError};
+use crate::metricas;
 use crate::modelo::{Evento, EventoId, NuevoEvento, SucursalId};
 
 /// What a write transaction publishes when it commits.
@@ -101,78 +102,86 @@ impl TurnoCompartido for sqlx::SqliteConnection {
 /// Within the publication turn (see `publicacion.rs`): inserts the events of
 /// `$publicar` in `$tx` (and its idempotency record), commits, and hands the
 /// events to the Dispatcher. Expands per backend inside `on_pool!`; evaluates
-/// to `Result<Vec<Evento>, sqlx::Error>`.
+/// to `Result<Vec<Evento>, sqlx::Error>`. Timed from asking for the turn to
+/// the commit (`publicar` in the metrics); each committed event is counted.
 macro_rules! commit_publicando {
     ($store:expr, $tx:expr, $publicar:expr) => {
         async {
-            use $crate::store::eventos::TurnoCompartido as _;
-            let publicar: $crate::store::Publicar<'_> = $publicar;
-            let _turno = $store.publicacion.turno().await;
-            (*$tx).tomar_turno().await?;
-            let anterior: i64 =
-                sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM eventos_realtime")
-                    .fetch_one(&mut *$tx)
-                    .await?;
-            let mut nuevos = publicar.eventos;
-            if let Some(sucursal) = publicar.pendientes_de {
-                let pendientes: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM pedidos WHERE sucursal_id = $1 AND estado = 'PENDIENTE'",
-                )
-                .bind(sucursal)
-                .fetch_one(&mut *$tx)
-                .await?;
-                for nuevo in &mut nuevos {
-                    nuevo.payload.insert("pendientes".into(), pendientes.into());
-                }
-            }
-            let mut eventos: Vec<$crate::modelo::Evento> = Vec::with_capacity(nuevos.len());
-            for nuevo in &nuevos {
-                eventos.push(
-                    sqlx::query_as(
-                        "INSERT INTO eventos_realtime
-                            (tipo, subtipo, payload, usuario_id, sucursal_id, entidad_tipo,
-                             entidad_id, prioridad, destinos, fecha)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                         RETURNING id, tipo, subtipo, payload, usuario_id, sucursal_id,
-                                   entidad_tipo, entidad_id, prioridad, destinos, fecha",
+            let eventos = $crate::metricas::medir_store("publicar", async {
+                use $crate::store::eventos::TurnoCompartido as _;
+                let publicar: $crate::store::Publicar<'_> = $publicar;
+                let _turno = $store.publicacion.turno().await;
+                (*$tx).tomar_turno().await?;
+                let anterior: i64 =
+                    sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM eventos_realtime")
+                        .fetch_one(&mut *$tx)
+                        .await?;
+                let mut nuevos = publicar.eventos;
+                if let Some(sucursal) = publicar.pendientes_de {
+                    let pendientes: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM pedidos WHERE sucursal_id = $1 AND estado = 'PENDIENTE'",
                     )
-                    .bind(&nuevo.tipo)
-                    .bind(&nuevo.subtipo)
-                    .bind(sqlx::types::Json(&nuevo.payload))
-                    .bind(nuevo.usuario_id)
-                    .bind(nuevo.sucursal_id)
-                    .bind(nuevo.entidad.as_ref().map(|e| e.tipo.as_str()))
-                    .bind(nuevo.entidad.as_ref().map(|e| e.id))
-                    .bind(nuevo.prioridad.map(|p| p.as_str()))
-                    .bind(sqlx::types::Json(nuevo.destinos))
-                    .bind(::time::OffsetDateTime::now_utc())
+                    .bind(sucursal)
                     .fetch_one(&mut *$tx)
-                    .await?,
-                );
-            }
-            if let Some((i, respuesta)) = &publicar.idempotencia {
-                sqlx::query(
-                    "INSERT INTO idempotencia (usuario_id, clave, ruta, estado, respuesta, creada)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(i.usuario_id)
-                .bind(&i.clave)
-                .bind(&i.ruta)
-                .bind(i.estado)
-                .bind(respuesta)
-                .bind(::time::OffsetDateTime::now_utc())
-                .execute(&mut *$tx)
-                .await?;
-            }
-            if let (Some(primero), Some(ultimo)) = (eventos.first(), eventos.last()) {
-                (*$tx)
-                    .avisar(&format!("{}-{}", primero.id, ultimo.id))
                     .await?;
+                    for nuevo in &mut nuevos {
+                        nuevo.payload.insert("pendientes".into(), pendientes.into());
+                    }
+                }
+                let mut eventos: Vec<$crate::modelo::Evento> = Vec::with_capacity(nuevos.len());
+                for nuevo in &nuevos {
+                    eventos.push(
+                        sqlx::query_as(
+                            "INSERT INTO eventos_realtime
+                                (tipo, subtipo, payload, usuario_id, sucursal_id, entidad_tipo,
+                                 entidad_id, prioridad, destinos, fecha)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                             RETURNING id, tipo, subtipo, payload, usuario_id, sucursal_id,
+                                       entidad_tipo, entidad_id, prioridad, destinos, fecha",
+                        )
+                        .bind(&nuevo.tipo)
+                        .bind(&nuevo.subtipo)
+                        .bind(sqlx::types::Json(&nuevo.payload))
+                        .bind(nuevo.usuario_id)
+                        .bind(nuevo.sucursal_id)
+                        .bind(nuevo.entidad.as_ref().map(|e| e.tipo.as_str()))
+                        .bind(nuevo.entidad.as_ref().map(|e| e.id))
+                        .bind(nuevo.prioridad.map(|p| p.as_str()))
+                        .bind(sqlx::types::Json(nuevo.destinos))
+                        .bind(::time::OffsetDateTime::now_utc())
+                        .fetch_one(&mut *$tx)
+                        .await?,
+                    );
+                }
+                if let Some((i, respuesta)) = &publicar.idempotencia {
+                    sqlx::query(
+                        "INSERT INTO idempotencia (usuario_id, clave, ruta, estado, respuesta, creada)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(i.usuario_id)
+                    .bind(&i.clave)
+                    .bind(&i.ruta)
+                    .bind(i.estado)
+                    .bind(respuesta)
+                    .bind(::time::OffsetDateTime::now_utc())
+                    .execute(&mut *$tx)
+                    .await?;
+                }
+                if let (Some(primero), Some(ultimo)) = (eventos.first(), eventos.last()) {
+                    (*$tx)
+                        .avisar(&format!("{}-{}", primero.id, ultimo.id))
+                        .await?;
+                }
+                $tx.commit().await?;
+                $store
+                    .publicacion
+                    .entregar_confirmados($crate::modelo::EventoId(anterior), &eventos);
+                Ok::<_, sqlx::Error>(eventos)
+            })
+            .await?;
+            for evento in &eventos {
+                $crate::metricas::evento_publicado(&evento.tipo);
             }
-            $tx.commit().await?;
-            $store
-                .publicacion
-                .entregar_confirmados($crate::modelo::EventoId(anterior), &eventos);
             Ok::<_, sqlx::Error>(eventos)
         }
     };
@@ -234,6 +243,20 @@ impl Store {
     /// Up to `limite` events after `despues_de`, oldest first: what a resume
     /// replays. With `sucursal`, only that sucursal's events.
     pub async fn eventos_desde(
+        &self,
+        despues_de: EventoId,
+        sucursal: Option<SucursalId>,
+        limite: i64,
+    ) -> Result<Vec<Evento>, StoreError> {
+        metricas::medir_store(
+            "eventos_desde",
+            self.leer_eventos_desde(despues_de, sucursal, limite),
+        )
+        .await
+    }
+
+    /// [`Store::eventos_desde`] without its metrics (the catch-up has its own).
+    pub(super) async fn leer_eventos_desde(
         &self,
         despues_de: EventoId,
         sucursal: Option<SucursalId>,

@@ -29,17 +29,20 @@ impl Store {
     /// Hands on every committed event after the last one handed on, in id
     /// order; answers how many.
     pub async fn ponerse_al_dia(&self) -> Result<usize, StoreError> {
-        let mut entregados = 0;
-        loop {
-            let filas = self
-                .eventos_desde(self.publicacion.ultimo(), None, LOTE)
-                .await?;
-            let leidas = filas.len();
-            entregados += self.publicacion.entregar_leidos(filas);
-            if leidas < LOTE as usize {
-                return Ok(entregados);
+        crate::metricas::medir_store("ponerse_al_dia", async {
+            let mut entregados = 0;
+            loop {
+                let filas = self
+                    .leer_eventos_desde(self.publicacion.ultimo(), None, LOTE)
+                    .await?;
+                let leidas = filas.len();
+                entregados += self.publicacion.entregar_leidos(filas);
+                if leidas < LOTE as usize {
+                    return Ok(entregados);
+                }
             }
-        }
+        })
+        .await
     }
 
     /// Starts, on the current runtime, the tasks that keep this node current

@@ -4,6 +4,7 @@ use time::OffsetDateTime;
 
 use super::usuarios::columnas_usuario;
 use super::{BeginWrite, Store, StoreError};
+use crate::metricas;
 use crate::modelo::{Usuario, UsuarioId};
 
 impl Store {
@@ -42,16 +43,20 @@ impl Store {
         token_hash: &str,
         ahora: OffsetDateTime,
     ) -> Result<Option<Usuario>, StoreError> {
-        let fila = on_pool!(self, p => {
-            sqlx::query_as(concat!(
-                "SELECT ", columnas_usuario!(u), " FROM sesiones s JOIN usuarios u ON u.id = s.usuario_id
-                 WHERE s.token_hash = $1 AND s.expira > $2 AND u.activo"
-            ))
-            .bind(token_hash)
-            .bind(ahora)
-            .fetch_optional(p)
-            .await
-        })?;
+        // Every authenticated request and socket pays for this one.
+        let fila = metricas::medir_store("usuario_de_sesion", async {
+            on_pool!(self, p => {
+                sqlx::query_as(concat!(
+                    "SELECT ", columnas_usuario!(u), " FROM sesiones s JOIN usuarios u ON u.id = s.usuario_id
+                     WHERE s.token_hash = $1 AND s.expira > $2 AND u.activo"
+                ))
+                .bind(token_hash)
+                .bind(ahora)
+                .fetch_optional(p)
+                .await
+            })
+        })
+        .await?;
         Ok(fila)
     }
 

@@ -17,6 +17,7 @@ mod cuentas;
 mod errores;
 mod flujos;
 mod limites;
+mod metricas;
 mod migraciones;
 mod nodos;
 mod realtime;
