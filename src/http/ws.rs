@@ -9,8 +9,8 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
 
 use crate::auth::{Autenticado, Via};
 use crate::error::ApiError;
-use crate::realtime::protocolo::cierre;
 use crate::realtime::Realtime;
+use crate::realtime::protocolo::cierre;
 use crate::realtime::salida::CuerpoWs;
 
 /// Origins whose pages may open a socket with the session cookie.

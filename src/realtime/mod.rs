@@ -25,9 +25,7 @@ use crate::config::RealtimeSettings;
 use crate::modelo::Rol;
 use crate::reglas::{EscaladoPorReglas, Reglas, RuleEngine};
 use crate::store::{Store, StoreError};
-use dispatcher::{
-    Admitir, CerrarSesiones, CualesSesiones, Despachar, Dispatcher,
-};
+use dispatcher::{Admitir, CerrarSesiones, CualesSesiones, Despachar, Dispatcher};
 use limite::LimitePorToken;
 use nodo::Nodo;
 use protocolo::cierre;

@@ -266,11 +266,12 @@ impl Buzon {
             frames += 1;
             i.cola.pop_front();
         }
-        if (i.cola.is_empty() || !i.saludado) && matches!(i.fin, Fin::Cerrando(_)) {
-            if let Fin::Cerrando(motivo) = mem::replace(&mut i.fin, Fin::Terminado) {
-                Parser::write_close(&mut buf, motivo, false);
-                frames += 1;
-            }
+        if (i.cola.is_empty() || !i.saludado)
+            && matches!(i.fin, Fin::Cerrando(_))
+            && let Fin::Cerrando(motivo) = mem::replace(&mut i.fin, Fin::Terminado)
+        {
+            Parser::write_close(&mut buf, motivo, false);
+            frames += 1;
         }
         if !buf.is_empty() {
             return Poll::Ready(Some((buf.freeze(), frames)));
@@ -420,7 +421,9 @@ impl MessageBody for CuerpoWs {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        self.buzon.sacar(cx.waker()).map(|c| c.map(|(chunk, _)| Ok(chunk)))
+        self.buzon
+            .sacar(cx.waker())
+            .map(|c| c.map(|(chunk, _)| Ok(chunk)))
     }
 }
 
@@ -466,7 +469,10 @@ mod tests {
             let op = chunk[0] & 0x0f;
             let (len, cab) = match chunk[1] & 0x7f {
                 126 => (u16::from_be_bytes([chunk[2], chunk[3]]) as usize, 4),
-                127 => (u64::from_be_bytes(chunk[2..10].try_into().unwrap()) as usize, 10),
+                127 => (
+                    u64::from_be_bytes(chunk[2..10].try_into().unwrap()) as usize,
+                    10,
+                ),
                 n => (n as usize, 2),
             };
             let cuerpo = &chunk[cab..cab + len];
@@ -509,7 +515,10 @@ mod tests {
         assert!(sacar_todo(&buzon).is_empty(), "nada sale antes de hola");
         buzon.saludar("{\"type\":\"hola\"}".into(), EventoId(5));
         let primeros = sacar_todo(&buzon);
-        assert_eq!(primeros, vec!["{\"type\":\"hola\"}", "{\"type\":\"presencia\"}"]);
+        assert_eq!(
+            primeros,
+            vec!["{\"type\":\"hola\"}", "{\"type\":\"presencia\"}"]
+        );
         assert!(buzon.esperando());
         assert_eq!(buzon.ir_en_vivo(), Puesto::Si);
         assert_eq!(buzon.entregar(&evento(7)), Puesto::Si);
