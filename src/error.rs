@@ -144,6 +144,8 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %e, "base de datos no disponible");
                 ApiError::NoDisponible
             }
+            // The lookout already said so, once.
+            StoreError::SinBase => ApiError::NoDisponible,
             StoreError::Duplicado(_) => ApiError::Conflicto("ya existe".into()),
             StoreError::ReferenciaInexistente(_) => {
                 ApiError::NoEncontrado("una referencia de la petición no existe".into())

@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use super::{Alcance, Permiso, Token, usuario_de_token};
 use crate::error::ApiError;
@@ -80,12 +80,23 @@ impl FromRequest for Autenticado {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Already looked up for this request (the `servicio` rate limit).
+        if let Some(quien) = req.extensions().get::<Autenticado>() {
+            let quien = quien.clone();
+            return Box::pin(async move { Ok(quien) });
+        }
         let store = req.app_data::<web::Data<Store>>().cloned();
         let credencial = credencial(req);
         Box::pin(async move {
             let (token, via) = credencial?;
             let store = store.ok_or_else(|| ApiError::interno("Store no registrado"))?;
-            let usuario = usuario_de_token(&store, &token)
+            // With the database known to be unreachable, 503 at once rather
+            // than after the pool's wait for a connection.
+            if store.sin_base() {
+                return Err(ApiError::NoDisponible);
+            }
+            let usuario = store
+                .con_base(usuario_de_token(&store, &token))
                 .await?
                 .ok_or(ApiError::NoAutenticado)?;
             Ok(Autenticado {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::flujos::FlujoError;
 use crate::modelo::UsuarioId;
-use crate::store::{Idempotencia, Store};
+use crate::store::{Idempotencia, Store, StoreError};
 
 const CABECERA: &str = "Idempotency-Key";
 
@@ -68,6 +68,11 @@ impl ClaveIdempotencia {
             let hecho = accion(None).await?;
             return Ok(HttpResponse::build(estado).json(hecho));
         };
+        // Known unreachable: 503 now. The client retries with the same key,
+        // and that retry finds the recorded answer if there is one.
+        if store.sin_base() {
+            return Err(ApiError::NoDisponible);
+        }
         if let Some(respuesta) = repetida(store, usuario, &clave, &ruta).await? {
             return Ok(respuesta);
         }
@@ -83,6 +88,14 @@ impl ClaveIdempotencia {
             // made this one fail — on the key itself, or because the row already
             // moved (a double-tapped approval finds the order approved): answer
             // as it did. Without a recorded answer the failure is this request's own.
+            //
+            // Not so when the database could not be reached: a concurrent
+            // request does not cause that, and the lookup would only wait
+            // for a connection again before the same 503.
+            Err(FlujoError::Store(e @ (StoreError::NoDisponible(_) | StoreError::SinBase))) => {
+                store.sospechar(&e);
+                Err(e.into())
+            }
             Err(e) => match repetida(store, usuario, &clave, &ruta).await? {
                 Some(respuesta) => Ok(respuesta),
                 None => Err(e.into()),
@@ -97,7 +110,10 @@ async fn repetida(
     clave: &str,
     ruta: &str,
 ) -> Result<Option<HttpResponse>, ApiError> {
-    let Some(r) = store.respuesta_idempotente(usuario, clave).await? else {
+    let Some(r) = store
+        .con_base(store.respuesta_idempotente(usuario, clave))
+        .await?
+    else {
         return Ok(None);
     };
     if r.ruta != ruta {

@@ -131,8 +131,14 @@ async fn limitar_cuerpo(
 
 /// A write by a `servicio` login over its rate gets 429 with `Retry-After`
 /// before its handler runs (see `realtime::limite::LimitePorToken`). Only
-/// writes that carry a credential are looked at, and they pay for it with
-/// a second look-up of the token (the handler's extractor does its own).
+/// writes that carry a credential are looked at; the caller found is kept
+/// in the request for the handler's extractor, which does not look again.
+///
+/// A credential that names no session is the handler's to refuse (a route
+/// may not need one), but a database that can't be reached is answered 503
+/// here: letting the request through would only wait for a connection a
+/// second time — a write stalled through a whole outage and then
+/// acknowledged, instead of refused while it lasted.
 async fn limitar_servicio(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -143,13 +149,22 @@ async fn limitar_servicio(
     if escribe
         && credencial
         && let Some(realtime) = req.app_data::<web::Data<Realtime>>()
-        && let Ok(quien) = Autenticado::extract(req.request()).await
-        && let Err(espera) = realtime.permitir_escritura(&quien)
     {
-        tracing::info!(usuario = %quien.usuario.usuario, ?espera, "servicio por encima de su ritmo: 429");
-        return Ok(req
-            .error_response(ApiError::DemasiadasPeticiones(espera))
-            .map_into_right_body());
+        match Autenticado::extract(req.request()).await {
+            Ok(quien) => {
+                if let Err(espera) = realtime.permitir_escritura(&quien) {
+                    tracing::info!(usuario = %quien.usuario.usuario, ?espera, "servicio por encima de su ritmo: 429");
+                    return Ok(req
+                        .error_response(ApiError::DemasiadasPeticiones(espera))
+                        .map_into_right_body());
+                }
+                req.extensions_mut().insert(quien);
+            }
+            Err(e @ ApiError::NoDisponible) => {
+                return Ok(req.error_response(e).map_into_right_body());
+            }
+            Err(_) => {}
+        }
     }
     next.call(req)
         .await

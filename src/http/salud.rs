@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
 use crate::metricas;
-use crate::store::{Preparacion, Store};
+use crate::store::{Preparacion, Store, StoreError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(healthz).service(readyz).service(metrics);
@@ -25,18 +25,26 @@ const PLAZO: Duration = Duration::from_secs(2);
 
 #[get("/readyz")]
 async fn readyz(store: web::Data<Store>) -> HttpResponse {
-    let Ok(preparacion) = tokio::time::timeout(PLAZO, store.preparacion()).await else {
+    let sin_base =
+        || HttpResponse::ServiceUnavailable().json(json!({"estado": "sin_base_de_datos"}));
+    if store.sin_base() {
+        return sin_base();
+    }
+    let Ok(preparacion) = tokio::time::timeout(PLAZO, store.con_base(store.preparacion())).await
+    else {
         tracing::warn!(plazo = ?PLAZO, "readyz: la base de datos no respondió a tiempo");
-        return HttpResponse::ServiceUnavailable().json(json!({"estado": "sin_base_de_datos"}));
+        store.sospechar_ya();
+        return sin_base();
     };
     match preparacion {
         Ok(Preparacion::Lista) => HttpResponse::Ok().json(json!({"estado": "listo"})),
         Ok(Preparacion::MigracionesPendientes) => {
             HttpResponse::ServiceUnavailable().json(json!({"estado": "migraciones_pendientes"}))
         }
+        Err(StoreError::SinBase) => sin_base(),
         Err(e) => {
             tracing::warn!(error = %e, "readyz: base de datos no disponible");
-            HttpResponse::ServiceUnavailable().json(json!({"estado": "sin_base_de_datos"}))
+            sin_base()
         }
     }
 }

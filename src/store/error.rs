@@ -7,6 +7,10 @@ pub enum StoreError {
     /// The database can't be reached right now: retry later (HTTP 503).
     #[error("la base de datos no está disponible: {0}")]
     NoDisponible(#[source] sqlx::Error),
+    /// The database is known to be unreachable (see `vigia.rs`): not even
+    /// tried. Retry later (HTTP 503).
+    #[error("la base de datos no responde")]
+    SinBase,
     /// A unique constraint refused the row.
     #[error("ya existe: {0}")]
     Duplicado(String),

@@ -45,6 +45,7 @@ mod sesiones;
 mod sqlite;
 mod sucursales;
 mod usuarios;
+mod vigia;
 mod vouchers;
 
 pub use alertas::NuevaAlerta;
@@ -64,9 +65,14 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    /// Postgres: one connection of its own for `/readyz`, so that a backlog
+    /// of requests waiting for the pool does not read as "not ready".
+    sonda: Option<PgPool>,
     publicacion: std::sync::Arc<Publicacion>,
     /// Woken when another node's row in `nodos` changed.
     nodos_cambiaron: std::sync::Arc<tokio::sync::Notify>,
+    /// Whether the database can be reached (see `vigia.rs`).
+    disponibilidad: std::sync::Arc<vigia::Disponibilidad>,
 }
 
 #[derive(Clone, Debug)]
@@ -130,10 +136,26 @@ impl Store {
                 )
             }
         };
+        let sonda = match &pool {
+            Pool::Postgres(p) => Some(
+                PgPoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(0)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_lazy_with(
+                        (*p.connect_options())
+                            .clone()
+                            .application_name("comanda-sonda"),
+                    ),
+            ),
+            Pool::Sqlite(_) => None,
+        };
         let store = Self {
             pool,
+            sonda,
             publicacion: Publicacion::new(),
             nodos_cambiaron: Default::default(),
+            disponibilidad: Default::default(),
         };
         tracing::Span::current().record("backend", tracing::field::debug(store.backend()));
         Ok(store)
@@ -178,11 +200,11 @@ impl Store {
 
     /// Reachable, and every migration of this build applied successfully.
     pub async fn preparacion(&self) -> Result<Preparacion, StoreError> {
-        let filas: Result<Vec<(i64, bool)>, sqlx::Error> = on_pool!(self, p => {
-            sqlx::query_as("SELECT version, success FROM _sqlx_migrations")
-                .fetch_all(p)
-                .await
-        });
+        const MIGRACIONES: &str = "SELECT version, success FROM _sqlx_migrations";
+        let filas: Result<Vec<(i64, bool)>, sqlx::Error> = match &self.sonda {
+            Some(sonda) => sqlx::query_as(MIGRACIONES).fetch_all(sonda).await,
+            None => on_pool!(self, p => sqlx::query_as(MIGRACIONES).fetch_all(p).await),
+        };
         let aplicadas = match filas {
             Ok(filas) => filas,
             // Before the first migration the bookkeeping table does not exist.
@@ -205,6 +227,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(sonda) = &self.sonda {
+            sonda.close().await;
+        }
         on_pool!(self, p => p.close().await)
     }
 

@@ -49,7 +49,10 @@ impl Store {
     /// with the events other nodes commit: the catch-up loop (every `cada`,
     /// and whenever woken) and, on Postgres, the LISTEN connection. They end
     /// when the store is closed. Call once, after [`Store::al_publicar`].
+    /// Also starts the lookout that tells whether the database can be
+    /// reached (`vigia.rs`), which those tasks alert when they lose it.
     pub fn seguir_publicaciones(&self, cada: Duration) {
+        self.vigilar();
         tokio::task::spawn_local(ponerse_al_dia_siempre(self.clone(), cada));
         if let Pool::Postgres(pool) = &self.pool {
             tokio::task::spawn_local(escuchar(self.clone(), pool.clone()));
@@ -57,7 +60,7 @@ impl Store {
     }
 
     /// Resolves when the store is closed.
-    async fn cerrada(&self) {
+    pub(super) async fn cerrada(&self) {
         on_pool!(self, p => p.close_event().await)
     }
 }
@@ -81,11 +84,13 @@ async fn ponerse_al_dia_siempre(store: Store, cada: Duration) {
                     tracing::debug!(eventos = n, "eventos leídos de la base");
                 }
             }
-            Err(e) if !fallando => {
-                tracing::warn!(error = %e, "no se pueden leer los eventos nuevos; se reintenta");
-                fallando = true;
+            Err(e) => {
+                store.sospechar(&e);
+                if !fallando {
+                    tracing::warn!(error = %e, "no se pueden leer los eventos nuevos; se reintenta");
+                    fallando = true;
+                }
             }
-            Err(_) => {}
         }
     }
 }
@@ -111,6 +116,9 @@ async fn escuchar(store: Store, pool: PgPool) {
             r = escuchar_en(&store, &conexion) => r,
         };
         conexion.close().await;
+        // Losing the LISTEN connection is often the first sign that the
+        // database went away.
+        store.sospechar_ya();
         match resultado {
             Ok(()) => espera = Duration::from_millis(100),
             Err(e) => {

@@ -4,6 +4,7 @@
 //! client module does. Every attempt is recorded: what it answered and how
 //! long it took.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -11,9 +12,9 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 /// How long one attempt may take before the test calls it a hang. With the
-/// database down a write waits for a connection up to 5 s, and then, before
-/// answering 503, once more (up to 5 s) to look up its `Idempotency-Key`'s
-/// recorded answer (`ClaveIdempotencia::una_vez`); with room to spare.
+/// database down a write is refused at once once the node knows it; one that
+/// was already waiting for a connection when it went away waits up to the
+/// pool's 5 s; with room to spare.
 pub const LIMITE_POR_INTENTO: Duration = Duration::from_secs(12);
 /// Between two attempts of one write.
 const ESPERA_ENTRE_INTENTOS: Duration = Duration::from_millis(200);
@@ -47,6 +48,8 @@ impl Clase {
 /// One attempt: its answer, or the transport error.
 #[derive(Debug, Clone)]
 pub struct Intento {
+    /// When it was sent.
+    pub inicio: Instant,
     pub tardo: Duration,
     pub resultado: Result<(StatusCode, Value), String>,
 }
@@ -86,6 +89,8 @@ pub struct Escritor {
     /// is `{marca} #{n}`.
     pub marca: String,
     mezcla: Mezcla,
+    /// Attempts answered 503 so far, for a test to watch while it runs.
+    no_disponibles: AtomicUsize,
 }
 
 impl Escritor {
@@ -99,7 +104,13 @@ impl Escritor {
             token,
             marca: marca.to_owned(),
             mezcla,
+            no_disponibles: AtomicUsize::new(0),
         }
+    }
+
+    /// How many attempts were answered 503 so far.
+    pub fn no_disponibles(&self) -> usize {
+        self.no_disponibles.load(Ordering::Relaxed)
     }
 
     pub fn clase(&self, n: usize) -> Clase {
@@ -158,7 +169,11 @@ impl Escritor {
             }
             Err(e) => Err(format!("{e:?}")),
         };
+        if matches!(&resultado, Ok((StatusCode::SERVICE_UNAVAILABLE, _))) {
+            self.no_disponibles.fetch_add(1, Ordering::Relaxed);
+        }
         Intento {
+            inicio,
             tardo: inicio.elapsed(),
             resultado,
         }
