@@ -221,15 +221,12 @@ impl Buzon {
         })
     }
 
-    /// Queues the close frame after what is queued — or instead of it, for a
-    /// client too slow to take it (4008). Later calls change nothing.
+    /// Queues the close frame after what is queued (a client too slow to
+    /// take it was already closed by the buzon itself: see `desbordar`).
+    /// Later calls change nothing.
     pub fn cerrar(&self, motivo: Option<CloseReason>) {
         self.con(|i, _| {
             if matches!(i.fin, Fin::Abierto) {
-                if matches!(&motivo, Some(m) if m.code == CloseCode::Other(cierre::DEMASIADO_LENTO))
-                {
-                    i.cola.clear();
-                }
                 i.fin = Fin::Cerrando(motivo);
             }
         })

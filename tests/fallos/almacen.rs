@@ -79,14 +79,7 @@ impl Almacen {
                 .fetch_all(&mut self.conexion_sqlite().await)
                 .await
                 .expect("eventos_realtime");
-                filas
-                    .into_iter()
-                    .map(|(id, sucursal_id, destinos)| Registro {
-                        id,
-                        sucursal_id,
-                        destinos: serde_json::from_str(&destinos).expect("destinos"),
-                    })
-                    .collect()
+                filas.into_iter().map(Registro::de_fila).collect()
             }
         }
     }

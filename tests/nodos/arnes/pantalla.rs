@@ -64,6 +64,18 @@ pub struct Registro {
     pub destinos: Vec<String>,
 }
 
+impl Registro {
+    /// A row `(id, sucursal_id, destinos as JSON text)` of `eventos_realtime`.
+    pub fn de_fila((id, sucursal_id, destinos): (i64, Option<i64>, String)) -> Self {
+        Registro {
+            id,
+            sucursal_id,
+            destinos: serde_json::from_str(&destinos)
+                .unwrap_or_else(|e| panic!("destinos del evento {id} ({destinos}): {e}")),
+        }
+    }
+}
+
 /// The newest event id in the database (0 when there is none).
 pub async fn ultimo_id(base: &BaseDeDatos) -> i64 {
     let mut conn = base.conectar().await;
@@ -85,15 +97,7 @@ pub async fn eventos_en_la_base(base: &BaseDeDatos, desde: i64) -> Vec<Registro>
     .fetch_all(&mut conn)
     .await
     .expect("eventos_realtime");
-    filas
-        .into_iter()
-        .map(|(id, sucursal_id, destinos)| Registro {
-            id,
-            sucursal_id,
-            destinos: serde_json::from_str(&destinos)
-                .unwrap_or_else(|e| panic!("destinos del evento {id} ({destinos}): {e}")),
-        })
-        .collect()
+    filas.into_iter().map(Registro::de_fila).collect()
 }
 
 /// What the screens are told once publishing is over: every row committed.
