@@ -4,9 +4,16 @@
 
 use std::net::TcpListener;
 
-use actix_web::dev::{Server, ServerHandle};
+use std::time::Duration;
+
+use actix_http::{HttpService, KeepAlive};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
+use actix_web::body::MessageBody;
+use actix_web::dev::{
+    AppConfig, Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse,
+};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{self, Intentos};
@@ -220,50 +227,112 @@ fn servidor(
         store: store.clone(),
         reglas: reglas.motor().clone(),
     });
-    let reglas = web::Data::new(reglas);
-    let store = web::Data::new(store);
-    let origenes = web::Data::new(origenes);
-    let intentos = web::Data::new(Intentos::new((&settings.login).into(), auth::CAPACIDAD));
-    let settings = web::Data::new(settings);
-    let server = HttpServer::new(move || {
-        App::new()
-            .wrap(http::cabeceras_de_seguridad())
-            // Around `/ws` too: it ends at the handshake, holding nothing
-            // for the socket's life (unlike a request span).
-            .wrap(from_fn(http::medir))
-            .app_data(store.clone())
-            .app_data(realtime.clone())
-            .app_data(reglas.clone())
-            .app_data(contexto.clone())
-            .app_data(origenes.clone())
-            .app_data(intentos.clone())
-            .app_data(settings.clone())
-            // Outside the request spans: a socket's would live as long as the
-            // socket and be entered on every write. Sessions log their own.
-            .configure(http::socket)
-            .service(
-                web::scope("")
-                    .wrap(TracingLogger::default())
-                    .configure(|cfg| http::configure(cfg, &static_dir)),
-            )
-    })
-    // Frames are small and must leave at once: without this, Nagle's
-    // algorithm holds a frame written right after the client's own small
-    // frame (a ping, a `reanudar`) until the client's delayed ACK, up to 40 ms.
-    .on_connect(|conexion, _| {
-        if let Some(tcp) = conexion.downcast_ref::<actix_web::rt::net::TcpStream>()
-            && let Err(e) = tcp.set_nodelay(true)
-        {
-            tracing::debug!(error = %e, "TCP_NODELAY no disponible");
-        }
-    })
-    .workers(workers)
-    .disable_signals()
-    .shutdown_timeout(shutdown_timeout)
-    .listen(listener)
-    .map_err(|source| ArranqueError::Bind { bind, source })?
-    .run();
+    let estado = Estado {
+        reglas: web::Data::new(reglas),
+        store: web::Data::new(store),
+        realtime,
+        contexto,
+        origenes: web::Data::new(origenes),
+        intentos: web::Data::new(Intentos::new((&settings.login).into(), auth::CAPACIDAD)),
+        settings: web::Data::new(settings),
+        static_dir,
+    };
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ArranqueError::Bind { bind, source })?;
+    let servidor = Server::build();
+    // Tells idle keep-alive connections to close when the server stops.
+    let parada = servidor.graceful_shutdown_signal();
+    let server = servidor
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(shutdown_timeout)
+        .listen("comanda", listener, move || {
+            // The host and address of `AppConfig` are only a fallback for
+            // requests without a `Host` (HTTP/1.0); comanda reads neither.
+            let config = AppConfig::default();
+            let para_la_app = config.clone();
+            let parada = parada.clone();
+            HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let parada = parada.clone();
+                    async move { parada.notified().await }
+                })
+                .keep_alive(KeepAlive::default())
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .h1_allow_half_closed(true)
+                // Frames are small and must leave at once: without this,
+                // Nagle's algorithm holds a frame written right after the
+                // client's own small frame (a ping, a `reanudar`) until the
+                // client's delayed ACK, up to 40 ms.
+                .tcp_nodelay(true)
+                .local_addr(addr)
+                // WebSocket upgrades go through the same app, then leave
+                // actix-http with their socket.
+                .upgrade(http::traspaso::servicio(
+                    aplicacion(estado.clone()).into_factory(),
+                    config,
+                ))
+                .finish(map_config(
+                    aplicacion(estado.clone())
+                        .into_factory()
+                        .map_err(|e: actix_web::Error| e.error_response()),
+                    move |_| para_la_app.clone(),
+                ))
+                .tcp()
+        })
+        .map_err(|source| ArranqueError::Bind { bind, source })?
+        .run();
     Ok(server)
+}
+
+/// What every worker's app shares.
+#[derive(Clone)]
+struct Estado {
+    store: web::Data<Store>,
+    realtime: web::Data<Realtime>,
+    reglas: web::Data<Reglas>,
+    contexto: web::Data<Contexto>,
+    origenes: web::Data<OrigenesPermitidos>,
+    intentos: web::Data<Intentos>,
+    settings: web::Data<Settings>,
+    static_dir: std::path::PathBuf,
+}
+
+/// The app: built twice per worker, for requests and for WebSocket
+/// upgrades (see `http::traspaso`).
+fn aplicacion(
+    estado: Estado,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let static_dir = estado.static_dir;
+    App::new()
+        .wrap(http::cabeceras_de_seguridad())
+        // Around `/ws` too: it ends at the handshake, holding nothing for
+        // the socket's life (unlike a request span).
+        .wrap(from_fn(http::medir))
+        .app_data(estado.store)
+        .app_data(estado.realtime)
+        .app_data(estado.reglas)
+        .app_data(estado.contexto)
+        .app_data(estado.origenes)
+        .app_data(estado.intentos)
+        .app_data(estado.settings)
+        // Outside the request spans: a socket's would outlive its handshake.
+        .configure(http::socket)
+        .service(
+            web::scope("")
+                .wrap(TracingLogger::default())
+                .configure(|cfg| http::configure(cfg, &static_dir)),
+        )
 }
 
 /// Pending connections the kernel holds before comanda accepts them: a

@@ -8,6 +8,7 @@ mod flujos;
 mod idempotencia;
 mod reglas;
 mod salud;
+pub mod traspaso;
 mod ws;
 
 pub use ws::OrigenesPermitidos;

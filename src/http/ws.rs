@@ -1,8 +1,10 @@
-//! `GET /ws`: authenticate, check the Origin of cookie logins, upgrade, and
-//! hand the socket to a `Session` actor. Auth failures upgrade and then close
-//! with 4001, and a user already at its limit of sockets gets 4029 the same
-//! way, so that a browser client can tell them from a network error (a
-//! refused handshake reaches a page as a bare 1006).
+//! `GET /ws`: authenticate, check the Origin of cookie logins, and answer
+//! the handshake with what becomes of the socket (an [`Enganche`] in the
+//! response's extensions, taken by [`super::traspaso`] once the `101` is
+//! written). Auth failures upgrade and then close with 4001, and a user
+//! already at its limit of sockets gets 4029 the same way, so that a browser
+//! client can tell them from a network error (a refused handshake reaches a
+//! page as a bare 1006).
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
@@ -10,8 +12,8 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
 use crate::auth::{Autenticado, Via};
 use crate::error::ApiError;
 use crate::realtime::Realtime;
+use crate::realtime::conexion::Enganche;
 use crate::realtime::protocolo::cierre;
-use crate::realtime::salida::CuerpoWs;
 
 /// Origins whose pages may open a socket with the session cookie.
 #[derive(Debug, Clone)]
@@ -33,7 +35,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[get("/ws")]
 async fn ws(
     req: HttpRequest,
-    body: web::Payload,
     realtime: web::Data<Realtime>,
     origenes: web::Data<OrigenesPermitidos>,
 ) -> Result<HttpResponse, ApiError> {
@@ -45,19 +46,16 @@ async fn ws(
         tracing::warn!(origin = ?req.headers().get(header::ORIGIN), "socket con cookie desde un origen no permitido");
         return Err(ApiError::Prohibido);
     }
-    let (respuesta, _, mensajes) = actix_ws::handle(&req, body)
-        .map_err(|e| ApiError::Invalida(format!("no es una petición WebSocket: {e}")))?;
-    match autenticado {
-        Ok(quien) => Ok(realtime.abrir(quien, respuesta, mensajes).await),
-        Err(ApiError::NoAutenticado) => Ok(CuerpoWs::cerrado(
-            respuesta,
-            cierre::NO_AUTENTICADO,
-            "no autenticado",
-        )),
-        Err(_) => Ok(CuerpoWs::cerrado(
-            respuesta,
-            cierre::REINTENTA_LUEGO,
-            "no disponible",
-        )),
-    }
+    let mut respuesta: HttpResponse = actix_http::ws::handshake(req.head())
+        .map_err(|e| ApiError::Invalida(format!("no es una petición WebSocket: {e}")))?
+        .finish()
+        .map_into_boxed_body()
+        .into();
+    let enganche = match autenticado {
+        Ok(quien) => realtime.abrir(quien).await,
+        Err(ApiError::NoAutenticado) => Enganche::cerrado(cierre::NO_AUTENTICADO, "no autenticado"),
+        Err(_) => Enganche::cerrado(cierre::REINTENTA_LUEGO, "no disponible"),
+    };
+    respuesta.extensions_mut().insert(enganche);
+    Ok(respuesta)
 }

@@ -4,6 +4,7 @@
 //! and leave as shared bytes. `limite` holds the rate limits on clients.
 
 pub mod cocina;
+pub mod conexion;
 pub mod dispatcher;
 pub mod limite;
 pub mod nodo;
@@ -18,19 +19,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_web::HttpResponse;
 
 use crate::auth::Autenticado;
 use crate::config::RealtimeSettings;
 use crate::modelo::Rol;
 use crate::reglas::{EscaladoPorReglas, Reglas, RuleEngine};
 use crate::store::{Store, StoreError};
+use conexion::{Enchufes, Enganche};
 use dispatcher::{Admitir, CerrarSesiones, CualesSesiones, Despachar, Dispatcher};
 use limite::LimitePorToken;
 use nodo::Nodo;
 use protocolo::cierre;
-use salida::{Buzon, CuerpoWs};
-use session::{NuevaSession, Session};
+use salida::Buzon;
+use session::NuevaSession;
 
 /// Largest client frame (design §6); a bigger one closes the socket with 1009.
 pub const LIMITE_FRAME: usize = 64 * 1024;
@@ -55,6 +56,7 @@ pub struct Realtime {
     proxima_sesion: Arc<AtomicU64>,
     nodo: Arc<Nodo>,
     escrituras_de_servicio: Arc<LimitePorToken>,
+    enchufes: Arc<Enchufes>,
 }
 
 impl Realtime {
@@ -115,6 +117,10 @@ impl Realtime {
             proxima_sesion: Arc::new(AtomicU64::new(1)),
             nodo: Arc::new(nodo),
             escrituras_de_servicio,
+            // One arbiter per core for the sockets, apart from the HTTP workers.
+            enchufes: Arc::new(Enchufes::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         })
     }
 
@@ -127,16 +133,10 @@ impl Realtime {
         &self.dispatcher
     }
 
-    /// Starts the `Session` actor of an authenticated socket, if its user
-    /// may open one more (`ws_sesiones_por_usuario`): `respuesta`
-    /// (actix-ws's handshake) gets the session's buzon as its body. A socket
-    /// over the limit is closed with 4029.
-    pub async fn abrir(
-        &self,
-        quien: Autenticado,
-        respuesta: HttpResponse,
-        mensajes: actix_ws::MessageStream,
-    ) -> HttpResponse {
+    /// Admits an authenticated socket if its user may open one more
+    /// (`ws_sesiones_por_usuario`): what to do with the socket once its
+    /// `101` is written. A socket over the limit is closed with 4029.
+    pub async fn abrir(&self, quien: Autenticado) -> Enganche {
         let id = SesionId(self.proxima_sesion.fetch_add(1, Ordering::Relaxed));
         let admitida = self
             .dispatcher
@@ -149,13 +149,11 @@ impl Realtime {
             Ok(Ok(())) => {}
             Ok(Err(motivo)) => {
                 tracing::info!(usuario = %quien.usuario.usuario, abiertas = motivo.abiertas, "socket rechazado: demasiadas sesiones");
-                let motivo = motivo.to_string();
-                return CuerpoWs::cerrado(respuesta, cierre::DEMASIADAS_SESIONES, &motivo);
+                return Enganche::cerrado(cierre::DEMASIADAS_SESIONES, &motivo.to_string());
             }
-            Err(_) => return CuerpoWs::cerrado(respuesta, cierre::APAGANDO, "apagando"),
+            Err(_) => return Enganche::cerrado(cierre::APAGANDO, "apagando"),
         }
-        let buzon = Buzon::new(self.config.ws_cola);
-        Session::start(
+        Enganche::sesion(
             NuevaSession {
                 id,
                 token: quien.token.hash(),
@@ -165,10 +163,10 @@ impl Realtime {
                 reglas: self.reglas.clone(),
                 config: self.config.clone(),
             },
-            buzon.clone(),
-            mensajes,
-        );
-        CuerpoWs::en(respuesta, buzon)
+            Buzon::new(self.config.ws_cola),
+            &self.enchufes,
+            self.config.ws_timeout,
+        )
     }
 
     /// Counts one write of `quien` against its login's rate if it is a

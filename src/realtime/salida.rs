@@ -1,10 +1,10 @@
-//! A session's way out: its [`Buzon`] (the frames waiting for the socket,
-//! and the events held back until the session goes live) and the HTTP
-//! response body that writes them ([`CuerpoWs`]).
+//! A session's way out: its [`Buzon`], the frames waiting for the socket
+//! and the events held back until the session goes live. The socket's
+//! writer (`conexion.rs`) empties it.
 //!
 //! The hot path has one hop: the `Sucursal` (or, for monitors, the
 //! `Dispatcher`) puts a live event's shared bytes straight into the
-//! session's buzon and wakes the connection's task, which encodes every
+//! session's buzon and wakes the socket's writer, which encodes every
 //! queued frame into one chunk for one write. The `Session` actor owns
 //! everything else — the greeting, the replay, the heartbeat, the client's
 //! frames — and decides when the session goes live; the buzon keeps the
@@ -12,14 +12,11 @@
 
 use std::collections::VecDeque;
 use std::mem;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::{Poll, Waker};
 
 use actix::Addr;
 use actix_http::ws::{CloseCode, CloseReason, OpCode, Parser};
-use actix_web::HttpResponse;
-use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::web::{Bytes, BytesMut};
 use bytestring::ByteString;
 
@@ -75,7 +72,7 @@ struct Interior {
 }
 
 /// A session's outgoing frames: filled by the session's actor, its
-/// `Sucursal` and the `Dispatcher`; emptied by [`CuerpoWs`].
+/// `Sucursal` and the `Dispatcher`; emptied by the socket's writer.
 pub struct Buzon {
     interior: Mutex<Interior>,
     /// Queued items (frames, replays) or held events past which the client
@@ -283,7 +280,7 @@ impl Buzon {
     }
 
     /// The connection is gone: drop what waits, accept nothing more.
-    fn terminar(&self) {
+    pub(super) fn terminar(&self) {
         let mut i = self.interior();
         i.fin = Fin::Terminado;
         i.cola = VecDeque::new();
@@ -291,10 +288,10 @@ impl Buzon {
         i.lector = None;
     }
 
-    /// The next chunk of frames, as the socket would get it, and how many
-    /// frames it holds: the in-process fan-out benchmark
-    /// (`benches/difusion.rs`) drains its socket-less sessions with it.
-    #[doc(hidden)]
+    /// The next chunk of frames for the socket and how many frames it
+    /// holds; `None` once the close frame is out or the socket is gone.
+    /// (Public for the in-process fan-out benchmark, `benches/difusion.rs`,
+    /// which drains its socket-less sessions with it.)
     pub async fn siguiente(&self) -> Option<(Bytes, usize)> {
         std::future::poll_fn(|cx| self.sacar(cx.waker())).await
     }
@@ -374,64 +371,6 @@ impl Salida {
                 motivo: "demasiado lento",
             });
         }
-    }
-}
-
-/// The body of a `/ws` response: the buzon's frames, as they come.
-///
-/// It replaces actix-ws's own body (its channel, its `Session` handle and a
-/// task per socket to feed them) but keeps it, unpolled, until the
-/// connection ends: dropping it is what ends actix-ws's `MessageStream` of
-/// the client's frames.
-pub struct CuerpoWs {
-    buzon: Arc<Buzon>,
-    _original: BoxBody,
-}
-
-impl CuerpoWs {
-    /// A socket closed at once with `codigo`: refused after the upgrade, so
-    /// that a browser can tell why (a refused handshake is a bare 1006).
-    pub fn cerrado(respuesta: HttpResponse, codigo: u16, motivo: &str) -> HttpResponse {
-        let buzon = Buzon::new(1);
-        buzon.cerrar(Some(CloseReason {
-            code: CloseCode::Other(codigo),
-            description: Some(motivo.to_owned()),
-        }));
-        Self::en(respuesta, buzon)
-    }
-
-    /// Swaps the body of actix-ws's handshake response for the buzon's.
-    pub fn en(respuesta: HttpResponse, buzon: Arc<Buzon>) -> HttpResponse {
-        let (respuesta, original) = respuesta.into_parts();
-        respuesta
-            .set_body(CuerpoWs {
-                buzon,
-                _original: original,
-            })
-            .map_into_boxed_body()
-    }
-}
-
-impl MessageBody for CuerpoWs {
-    type Error = std::convert::Infallible;
-
-    fn size(&self) -> BodySize {
-        BodySize::Stream
-    }
-
-    fn poll_next(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        self.buzon
-            .sacar(cx.waker())
-            .map(|c| c.map(|(chunk, _)| Ok(chunk)))
-    }
-}
-
-impl Drop for CuerpoWs {
-    fn drop(&mut self) {
-        self.buzon.terminar();
     }
 }
 

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use actix_http::ws::{CloseCode, CloseReason, ProtocolError};
 use serde_json::{Map, Value};
 
 use super::SesionId;
+use super::conexion::{FrameCliente, Lector};
 use super::dispatcher::{Baja, Dispatcher, Registrar};
 use super::limite::{LimiteDeMensajes, Veredicto};
 use super::protocolo::{Aviso, Entrante, MensajeCliente, cierre, envelope, parse_entrante};
@@ -53,18 +54,11 @@ pub struct NuevaSession {
 }
 
 impl Session {
-    /// Starts the actor over an upgraded socket whose response body drains `buzon`.
-    pub fn start(
-        nueva: NuevaSession,
-        buzon: Arc<Buzon>,
-        mensajes: actix_ws::MessageStream,
-    ) -> Addr<Session> {
-        let entrada = mensajes
-            .max_frame_size(super::LIMITE_FRAME)
-            .aggregate_continuations()
-            .max_continuation_size(super::LIMITE_FRAME);
+    /// Starts the actor on the current arbiter, hearing the client's frames
+    /// from `lector`; the socket's writer drains `buzon`.
+    pub(super) fn start(nueva: NuevaSession, buzon: Arc<Buzon>, lector: Lector) -> Addr<Session> {
         Session::create(move |ctx| {
-            ctx.add_stream(entrada);
+            ctx.add_stream(lector);
             Session::new(nueva, buzon)
         })
     }
@@ -300,29 +294,27 @@ impl Actor for Session {
     }
 }
 
-impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
-    fn handle(&mut self, msg: Result<AggregatedMessage, ProtocolError>, ctx: &mut Self::Context) {
+impl StreamHandler<Result<FrameCliente, ProtocolError>> for Session {
+    fn handle(&mut self, msg: Result<FrameCliente, ProtocolError>, ctx: &mut Self::Context) {
         self.visto = Instant::now();
-        if let Ok(
-            AggregatedMessage::Text(_) | AggregatedMessage::Binary(_) | AggregatedMessage::Ping(_),
-        ) = &msg
+        if let Ok(FrameCliente::Texto(_) | FrameCliente::Binario(_) | FrameCliente::Ping(_)) = &msg
             && !self.frame_permitido(ctx)
         {
             return;
         }
         match msg {
-            Ok(AggregatedMessage::Text(texto)) => self.recibir_texto(&texto, ctx),
-            Ok(AggregatedMessage::Binary(_)) => self.error(
+            Ok(FrameCliente::Texto(texto)) => self.recibir_texto(&texto, ctx),
+            Ok(FrameCliente::Binario(_)) => self.error(
                 "binario_no_soportado",
                 "comanda solo habla JSON en frames de texto",
                 ctx,
             ),
-            Ok(AggregatedMessage::Ping(datos)) => {
+            Ok(FrameCliente::Ping(datos)) => {
                 let puesto = self.buzon.pong(datos);
                 self.atender(puesto, ctx);
             }
-            Ok(AggregatedMessage::Pong(_)) => {}
-            Ok(AggregatedMessage::Close(_)) => ctx.stop(),
+            Ok(FrameCliente::Pong(_)) => {}
+            Ok(FrameCliente::Cierre(_)) => ctx.stop(),
             Err(ProtocolError::Overflow) => {
                 self.cerrar(cierre::DEMASIADO_GRANDE, "frame de más de 64 KiB", ctx)
             }
@@ -351,5 +343,18 @@ impl Handler<Cerrar> for Session {
 
     fn handle(&mut self, msg: Cerrar, ctx: &mut Self::Context) {
         self.cerrar(msg.codigo, msg.motivo, ctx);
+    }
+}
+
+/// The socket's writer could not write: the connection is gone.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ConexionPerdida;
+
+impl Handler<ConexionPerdida> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: ConexionPerdida, ctx: &mut Self::Context) {
+        ctx.stop();
     }
 }

@@ -125,13 +125,12 @@ async fn con_postgres_parado_las_escrituras_dan_503_readyz_lo_dice_y_al_volver_n
                 arrancado: Instant::now(),
             }
         };
-        let (escrituras, corte) =
-            futures_util::join!(escritor.a_ritmo(ESCRITURAS, CADA, limite), cortar);
+        let (escrituras, corte) = tokio::join!(escritor.a_ritmo(ESCRITURAS, CADA, limite), cortar);
         let registros = almacen.eventos_desde(desde).await;
         let _ = aviso.send(Some(Arc::new(registros.clone())));
         (escrituras, corte, registros)
     };
-    let ((escrituras, corte, registros), _) = futures_util::join!(trabajar, ver);
+    let ((escrituras, corte, registros), _) = tokio::join!(trabajar, ver);
     // The probe goes on a little after the writes, to see `/readyz` stay up.
     let hasta = Instant::now().max(corte.arrancado + RECUPERACION);
     tokio::time::sleep_until(hasta + Duration::from_millis(500)).await;

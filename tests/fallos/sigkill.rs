@@ -73,13 +73,12 @@ async fn matar_y_volver_a_arrancar_no_pierde_ni_repite_nada(almacen: Almacen) {
             println!("de vuelta en el mismo puerto en {:.1?}", muerte.elapsed());
             segundo
         };
-        let (escrituras, segundo) =
-            futures_util::join!(escritor.a_ritmo(ESCRITURAS, CADA, limite), matar);
+        let (escrituras, segundo) = tokio::join!(escritor.a_ritmo(ESCRITURAS, CADA, limite), matar);
         let registros = almacen.eventos_desde(desde).await;
         let _ = aviso.send(Some(Arc::new(registros.clone())));
         (escrituras, segundo, registros)
     };
-    let ((escrituras, segundo, registros), _) = futures_util::join!(trabajar, ver);
+    let ((escrituras, segundo, registros), _) = tokio::join!(trabajar, ver);
     assert_eq!(segundo.puerto, puerto);
 
     let contexto = format!("── registro tras el reinicio ──\n{}", segundo.registro(25));

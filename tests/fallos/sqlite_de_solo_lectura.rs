@@ -166,7 +166,7 @@ async fn si_el_archivo_sqlite_no_se_puede_escribir_las_escrituras_dan_503_las_le
         let _ = aviso.send(Some(Arc::new(registros.clone())));
         (escrituras, registros)
     };
-    let ((escrituras, registros), ()) = futures_util::join!(
+    let ((escrituras, registros), ()) = tokio::join!(
         trabajar,
         pantalla.vivir(&nodos, 0, Modo::Quedarse, objetivo)
     );

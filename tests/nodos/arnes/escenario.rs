@@ -170,13 +170,13 @@ pub async fn correr(
                 )
             },
         ));
-        let (publicaciones, ()) = futures_util::join!(publicar, intervenir(&progreso));
+        let (publicaciones, ()) = tokio::join!(publicar, intervenir(&progreso));
         let publicado_en = inicio.elapsed();
         let registros = eventos_en_la_base(&cluster.base, desde).await;
         let _ = aviso.send(Some(Arc::new(registros.clone())));
         (publicaciones, registros, publicado_en)
     };
-    let ((publicaciones, registros, publicado_en), _) = futures_util::join!(publicar, ver);
+    let ((publicaciones, registros, publicado_en), _) = tokio::join!(publicar, ver);
     let duracion = inicio.elapsed();
     let informe = Informe {
         registros,

@@ -1,0 +1,380 @@
+//! A WebSocket after its handshake, on comanda's own terms.
+//!
+//! actix-http hands the upgraded TCP stream over (see `http::traspaso`); from
+//! then on a socket costs what it holds: its [`Buzon`], its `Session` actor,
+//! one writer task and a read buffer only while a client frame is half read.
+//! actix-http's connection dispatcher kept an 8 KiB read and an 8 KiB write
+//! buffer per connection for the socket's whole life, and its task shared an
+//! event loop with the API's requests, which queued behind thousands of
+//! socket writes on every event.
+//!
+//! Sockets live on the [`Enchufes`] arbiters: the HTTP workers answer the
+//! API and the handshakes, and nothing else.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix::{Addr, Arbiter, ArbiterHandle};
+use actix_http::ws::{CloseCode, CloseReason, OpCode, Parser, ProtocolError};
+use actix_web::web::{Bytes, BytesMut};
+use bytestring::ByteString;
+use futures_util::Stream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::oneshot;
+
+use super::dispatcher::{Baja, Dispatcher};
+use super::salida::Buzon;
+use super::session::{ConexionPerdida, NuevaSession, Session};
+use super::{LIMITE_FRAME, SesionId};
+
+/// A client's frame, whole (continuations joined).
+#[derive(Debug)]
+pub enum FrameCliente {
+    Texto(ByteString),
+    Binario(Bytes),
+    Ping(Bytes),
+    Pong(Bytes),
+    Cierre(Option<CloseReason>),
+}
+
+/// The arbiters that run the sockets: their `Session` actors and writers.
+pub struct Enchufes {
+    arbitros: Vec<ArbiterHandle>,
+    siguiente: AtomicUsize,
+}
+
+impl Enchufes {
+    /// `n` arbiters of their own (threads with an event loop each).
+    pub fn new(n: usize) -> Self {
+        let arbitros = (0..n.max(1))
+            .map(|_| {
+                let arbitro = Arbiter::new();
+                let handle = arbitro.handle();
+                // The arbiter lives as long as the process; its thread ends
+                // with the actix system.
+                std::mem::forget(arbitro);
+                handle
+            })
+            .collect();
+        Self {
+            arbitros,
+            siguiente: AtomicUsize::new(0),
+        }
+    }
+
+    fn elegir(&self) -> ArbiterHandle {
+        let i = self.siguiente.fetch_add(1, Ordering::Relaxed) % self.arbitros.len();
+        self.arbitros[i].clone()
+    }
+}
+
+/// What becomes of an upgraded socket once its `101` is written. Made by
+/// `Realtime::abrir` (a session) or [`Enganche::cerrado`] (a refusal),
+/// carried in the handshake response's extensions and taken by
+/// `http::traspaso`, which calls [`Enganche::conectar`].
+pub struct Enganche {
+    destino: Option<Destino>,
+}
+
+enum Destino {
+    Sesion {
+        nueva: Box<NuevaSession>,
+        buzon: Arc<Buzon>,
+        arbitro: ArbiterHandle,
+        espera_escritura: Duration,
+    },
+    /// Only what the buzon holds (a close frame), then the end.
+    Cerrado(Arc<Buzon>),
+}
+
+impl Enganche {
+    pub(super) fn sesion(
+        nueva: NuevaSession,
+        buzon: Arc<Buzon>,
+        enchufes: &Enchufes,
+        espera_escritura: Duration,
+    ) -> Self {
+        Self {
+            destino: Some(Destino::Sesion {
+                nueva: Box::new(nueva),
+                buzon,
+                arbitro: enchufes.elegir(),
+                espera_escritura,
+            }),
+        }
+    }
+
+    /// A socket closed at once with `codigo`: refused after the upgrade, so
+    /// that a browser can tell why (a refused handshake is a bare 1006).
+    pub fn cerrado(codigo: u16, motivo: &str) -> Self {
+        let buzon = Buzon::new(1);
+        buzon.cerrar(Some(CloseReason {
+            code: CloseCode::Other(codigo),
+            description: Some(motivo.to_owned()),
+        }));
+        Self {
+            destino: Some(Destino::Cerrado(buzon)),
+        }
+    }
+
+    /// The socket, its `101` written; `leido` is what the client sent after
+    /// its request, if anything.
+    pub fn conectar(mut self, tcp: TcpStream, leido: BytesMut) {
+        match self.destino.take() {
+            Some(Destino::Sesion {
+                nueva,
+                buzon,
+                arbitro,
+                espera_escritura,
+            }) => {
+                // Off this worker's event loop and onto the arbiter's.
+                let tcp = match tcp.into_std() {
+                    Ok(tcp) => tcp,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "socket perdido en el traspaso");
+                        return baja(&nueva.dispatcher, nueva.id);
+                    }
+                };
+                let enviado = arbitro.spawn(async move {
+                    match TcpStream::from_std(tcp) {
+                        Ok(tcp) => arrancar(*nueva, buzon, tcp, leido, espera_escritura),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "no se pudo registrar el socket");
+                            baja(&nueva.dispatcher, nueva.id);
+                        }
+                    }
+                });
+                if !enviado {
+                    tracing::warn!("los arbitros de sockets ya pararon: socket cerrado");
+                }
+            }
+            Some(Destino::Cerrado(buzon)) => {
+                let (lectura, escritura) = tcp.into_split();
+                let (devolver, devuelta) = oneshot::channel();
+                let _ = devolver.send(lectura);
+                actix_web::rt::spawn(escribir(
+                    buzon,
+                    escritura,
+                    devuelta,
+                    None,
+                    Duration::from_secs(5),
+                ));
+            }
+            None => {}
+        }
+    }
+}
+
+impl Drop for Enganche {
+    /// Never connected (the handshake could not be written): the admitted
+    /// session is given back.
+    fn drop(&mut self) {
+        if let Some(Destino::Sesion { nueva, .. }) = &self.destino {
+            baja(&nueva.dispatcher, nueva.id);
+        }
+    }
+}
+
+fn baja(dispatcher: &Addr<Dispatcher>, sesion: SesionId) {
+    dispatcher.do_send(Baja { sesion });
+}
+
+/// On the socket's arbiter: the session's actor reads, a task writes.
+fn arrancar(
+    nueva: NuevaSession,
+    buzon: Arc<Buzon>,
+    tcp: TcpStream,
+    leido: BytesMut,
+    espera_escritura: Duration,
+) {
+    let (lectura, escritura) = tcp.into_split();
+    let (devolver, devuelta) = oneshot::channel();
+    let lector = Lector {
+        io: Some((lectura, devolver)),
+        buf: leido,
+        continuacion: None,
+    };
+    let sesion = Session::start(nueva, buzon.clone(), lector);
+    actix_web::rt::spawn(escribir(
+        buzon,
+        escritura,
+        devuelta,
+        Some(sesion),
+        espera_escritura,
+    ));
+}
+
+/// Writes what the buzon gives until the close frame, then ends the
+/// stream. A write that can't finish within `espera` (a peer that stopped
+/// reading) or fails ends the session.
+///
+/// Once the reading side is done with the socket (`lectura`), what the
+/// client still sends is read and dropped until it closes, for a moment at
+/// most: a socket closed with unread bytes is reset, and a reset can
+/// overtake the close frame on its way to the client.
+async fn escribir(
+    buzon: Arc<Buzon>,
+    mut io: OwnedWriteHalf,
+    lectura: oneshot::Receiver<OwnedReadHalf>,
+    sesion: Option<Addr<Session>>,
+    espera: Duration,
+) {
+    while let Some((chunk, _)) = buzon.siguiente().await {
+        let escrito = tokio::time::timeout(espera, io.write_all(&chunk)).await;
+        if !matches!(escrito, Ok(Ok(()))) {
+            tracing::debug!("no se pudo escribir en el socket: se da por perdido");
+            buzon.terminar();
+            if let Some(sesion) = &sesion {
+                sesion.do_send(ConexionPerdida);
+            }
+            return;
+        }
+    }
+    let _ = io.shutdown().await;
+    let _ = tokio::time::timeout(ESPERA_CIERRE, async {
+        if let Ok(mut lectura) = lectura.await {
+            let mut descarte = [0u8; 1024];
+            while let Ok(n) = lectura.read(&mut descarte).await
+                && n > 0
+            {}
+        }
+    })
+    .await;
+}
+
+/// How long a closed socket is read for the client's own close.
+const ESPERA_CIERRE: Duration = Duration::from_secs(2);
+
+/// Bytes read per read call; a frame longer than this is gathered in the
+/// session's own buffer.
+const LECTURA: usize = 4 * 1024;
+
+/// The client's frames, as the `Session` actor's stream.
+pub struct Lector {
+    /// The socket's reading half and where it goes back to when the stream
+    /// ends (the writer drains it); `None` once it has.
+    io: Option<(OwnedReadHalf, oneshot::Sender<OwnedReadHalf>)>,
+    /// What was read and not yet parsed; empty (no allocation) while idle.
+    buf: BytesMut,
+    /// A fragmented message being joined: its kind and what came so far.
+    continuacion: Option<(OpCode, BytesMut)>,
+}
+
+impl Lector {
+    /// The next whole message in `buf`, if one is there.
+    fn frame(&mut self) -> Result<Option<FrameCliente>, ProtocolError> {
+        while let Some((fin, op, datos)) = Parser::parse(&mut self.buf, true, LIMITE_FRAME)? {
+            let datos = datos.unwrap_or_default();
+            let completo = match op {
+                OpCode::Continue => {
+                    let Some((_, parte)) = &mut self.continuacion else {
+                        return Err(ProtocolError::ContinuationNotStarted);
+                    };
+                    if parte.len() + datos.len() > LIMITE_FRAME {
+                        return Err(ProtocolError::Overflow);
+                    }
+                    parte.extend_from_slice(&datos);
+                    match fin {
+                        true => self.continuacion.take(),
+                        false => None,
+                    }
+                }
+                OpCode::Text | OpCode::Binary if !fin => {
+                    if self.continuacion.is_some() {
+                        return Err(ProtocolError::ContinuationStarted);
+                    }
+                    self.continuacion = Some((op, datos));
+                    None
+                }
+                OpCode::Text | OpCode::Binary => Some((op, datos)),
+                OpCode::Ping => return Ok(Some(FrameCliente::Ping(datos.freeze()))),
+                OpCode::Pong => return Ok(Some(FrameCliente::Pong(datos.freeze()))),
+                OpCode::Close => {
+                    return Ok(Some(FrameCliente::Cierre(Parser::try_parse_close_payload(
+                        &datos,
+                    )?)));
+                }
+                OpCode::Bad => return Err(ProtocolError::BadOpCode),
+            };
+            if let Some((op, datos)) = completo {
+                return match op {
+                    OpCode::Text => ByteString::try_from(datos.freeze())
+                        .map(|t| Some(FrameCliente::Texto(t)))
+                        .map_err(|e| {
+                            ProtocolError::Io(std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                e,
+                            ))
+                        }),
+                    _ => Ok(Some(FrameCliente::Binario(datos.freeze()))),
+                };
+            }
+        }
+        Ok(None)
+    }
+
+    /// Ends the stream: the reading half goes back to the writer.
+    fn terminar(&mut self) {
+        self.buf = BytesMut::new();
+        self.continuacion = None;
+        if let Some((io, devolver)) = self.io.take() {
+            let _ = devolver.send(io);
+        }
+    }
+}
+
+impl Drop for Lector {
+    fn drop(&mut self) {
+        self.terminar();
+    }
+}
+
+impl Stream for Lector {
+    type Item = Result<FrameCliente, ProtocolError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            match this.frame() {
+                Ok(Some(frame)) => {
+                    if this.buf.is_empty() {
+                        // Idle sockets hold no buffer.
+                        this.buf = BytesMut::new();
+                    }
+                    if matches!(frame, FrameCliente::Cierre(_)) {
+                        this.terminar();
+                    }
+                    return Poll::Ready(Some(Ok(frame)));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    this.terminar();
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+            let Some((io, _)) = &mut this.io else {
+                return Poll::Ready(None);
+            };
+            let mut bloque = [0u8; LECTURA];
+            let mut leido = ReadBuf::new(&mut bloque);
+            match Pin::new(io).poll_read(cx, &mut leido) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(())) if leido.filled().is_empty() => {
+                    this.terminar();
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Ok(())) => this.buf.extend_from_slice(leido.filled()),
+                Poll::Ready(Err(e)) => {
+                    tracing::debug!(error = %e, "error leyendo del socket");
+                    this.terminar();
+                    return Poll::Ready(None);
+                }
+            }
+        }
+    }
+}
