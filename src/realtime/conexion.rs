@@ -51,16 +51,9 @@ pub struct Enchufes {
 impl Enchufes {
     /// `n` arbiters of their own (threads with an event loop each).
     pub fn new(n: usize) -> Self {
-        let arbitros = (0..n.max(1))
-            .map(|_| {
-                let arbitro = Arbiter::new();
-                let handle = arbitro.handle();
-                // The arbiter lives as long as the process; its thread ends
-                // with the actix system.
-                std::mem::forget(arbitro);
-                handle
-            })
-            .collect();
+        // Dropping an `Arbiter` leaves its thread running; it ends with the
+        // actix system.
+        let arbitros = (0..n.max(1)).map(|_| Arbiter::new().handle()).collect();
         Self {
             arbitros,
             siguiente: AtomicUsize::new(0),
@@ -157,13 +150,7 @@ impl Enganche {
                 let (lectura, escritura) = tcp.into_split();
                 let (devolver, devuelta) = oneshot::channel();
                 let _ = devolver.send(lectura);
-                actix_web::rt::spawn(escribir(
-                    buzon,
-                    escritura,
-                    devuelta,
-                    None,
-                    Duration::from_secs(5),
-                ));
+                actix_web::rt::spawn(escribir(buzon, escritura, devuelta, None, ESPERA_RECHAZO));
             }
             None => {}
         }
@@ -246,6 +233,9 @@ async fn escribir(
     })
     .await;
 }
+
+/// How long the close frame of a refused socket may take to be written.
+const ESPERA_RECHAZO: Duration = Duration::from_secs(5);
 
 /// How long a closed socket is read for the client's own close.
 const ESPERA_CIERRE: Duration = Duration::from_secs(2);
