@@ -70,8 +70,11 @@ arrancar() { # objetivo
     comanda)
       BASE="comanda_comparar_$$"
       psql "$ADMIN_URL" -qc "CREATE DATABASE \"$BASE\"" >/dev/null
-      # One demo account per role holds every socket of the run.
-      COMANDA_WS_SESIONES_POR_USUARIO=1000000 \
+      # One demo account per role holds every socket of the run. The
+      # allocator returns freed memory at once: the logins' argon2 hashes
+      # (19 MiB each) would otherwise stay resident, be reused by the
+      # sockets, and hide what a socket costs.
+      MIMALLOC_PURGE_DELAY=0 COMANDA_WS_SESIONES_POR_USUARIO=1000000 \
       RUST_LOG=warn,comanda=info ./target/release/comanda --demo \
         --database-url "${ADMIN_URL%/*}/$BASE" --bind "127.0.0.1:$PUERTO" \
         --log-format json >"$registro" 2>&1 &

@@ -1,6 +1,6 @@
 //! The in-process fan-out: one committed event through Dispatcher → Sucursal
-//! → the buzon of each of N `Session`s, drained as the socket's response body
-//! drains it (frames encoded into chunks). No sockets and no store on the
+//! → the buzon of each of N `Session`s, drained as the socket's writer
+//! drains it (`Buzon::siguiente`). No sockets and no store on the
 //! path: what the actors and the buzon cost per delivery
 //! (`benches/carga.rs` measures the whole thing over sockets).
 //!

@@ -233,6 +233,13 @@ pub struct RealtimeSettings {
     #[arg(long, env = "COMANDA_WS_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s")]
     pub ws_timeout: Duration,
 
+    /// Threads that run the sockets (their sessions and writes), apart from
+    /// the HTTP workers; 0 = one per two cores, at least one (BENCHMARKS.md:
+    /// on 2 cores, one thread writes 500k deliveries/s with less CPU and a
+    /// lower tail than two, which contend with the fan-out).
+    #[arg(long, env = "COMANDA_WS_HILOS", default_value_t = 0)]
+    pub ws_hilos: usize,
+
     /// Frames a socket may have waiting to be written; past it the client is
     /// too slow and is closed with 4008 (it resumes when it reconnects).
     #[arg(long, env = "COMANDA_WS_COLA", default_value_t = 512)]

@@ -212,8 +212,7 @@ async fn escribir(
     espera: Duration,
 ) {
     while let Some((chunk, _)) = buzon.siguiente().await {
-        let escrito = tokio::time::timeout(espera, io.write_all(&chunk)).await;
-        if !matches!(escrito, Ok(Ok(()))) {
+        if !escribir_a_tiempo(&mut io, &chunk, espera).await {
             tracing::debug!("no se pudo escribir en el socket: se da por perdido");
             buzon.terminar();
             if let Some(sesion) = &sesion {
@@ -232,6 +231,21 @@ async fn escribir(
         }
     })
     .await;
+}
+
+/// Writes `chunk` whole within `espera`; `false` if it could not. Most
+/// writes go through at once: the clock is read only for one that waits.
+async fn escribir_a_tiempo(io: &mut OwnedWriteHalf, chunk: &[u8], espera: Duration) -> bool {
+    let resto = match io.try_write(chunk) {
+        Ok(n) => &chunk[n..],
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => chunk,
+        Err(_) => return false,
+    };
+    resto.is_empty()
+        || matches!(
+            tokio::time::timeout(espera, io.write_all(resto)).await,
+            Ok(Ok(()))
+        )
 }
 
 /// How long the close frame of a refused socket may take to be written.
@@ -274,10 +288,11 @@ impl Lector {
                         false => None,
                     }
                 }
+                // A new message while another is being joined breaks the protocol.
+                OpCode::Text | OpCode::Binary if self.continuacion.is_some() => {
+                    return Err(ProtocolError::ContinuationStarted);
+                }
                 OpCode::Text | OpCode::Binary if !fin => {
-                    if self.continuacion.is_some() {
-                        return Err(ProtocolError::ContinuationStarted);
-                    }
                     self.continuacion = Some((op, datos));
                     None
                 }

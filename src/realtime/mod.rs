@@ -109,6 +109,10 @@ impl Realtime {
             config.servicio_eventos_por_segundo,
             config.servicio_rafaga,
         ));
+        let enchufes = Arc::new(Enchufes::new(match config.ws_hilos {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2)),
+            n => n,
+        }));
         Ok(Self {
             dispatcher,
             store,
@@ -117,10 +121,7 @@ impl Realtime {
             proxima_sesion: Arc::new(AtomicU64::new(1)),
             nodo: Arc::new(nodo),
             escrituras_de_servicio,
-            // One arbiter per core for the sockets, apart from the HTTP workers.
-            enchufes: Arc::new(Enchufes::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            )),
+            enchufes,
         })
     }
 

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use actix_http::ws::{OpCode, Parser};
+use actix_web::web::{Bytes, BytesMut};
 use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -27,18 +29,32 @@ pub mod cierre {
     pub const REINTENTA_LUEGO: u16 = 1013;
 }
 
-/// A committed event ready to be fanned out: its envelope is serialized once
-/// and every receiver shares the same bytes.
+/// A committed event ready to be fanned out: its envelope is serialized, and
+/// framed for WebSocket, once; every receiver shares the same bytes.
 #[derive(Debug)]
 pub struct EventoPublicado {
     pub evento: Evento,
+    /// The envelope: the payload of `frame`.
     pub json: ByteString,
+    /// The envelope as a whole WebSocket text frame, as a server sends it
+    /// (unmasked): the bytes written to every socket.
+    pub frame: Bytes,
 }
 
 impl EventoPublicado {
     pub fn new(evento: Evento) -> Arc<Self> {
         let json = envelope(&evento);
-        Arc::new(Self { evento, json })
+        let mut frame = BytesMut::with_capacity(json.len() + 10);
+        Parser::write_message(&mut frame, json.as_bytes(), OpCode::Text, true, false);
+        let frame = frame.freeze();
+        // The envelope's bytes are the frame's tail: held once, not twice.
+        let json = ByteString::try_from(frame.slice(frame.len() - json.len()..))
+            .expect("the tail of the frame is the envelope, UTF-8");
+        Arc::new(Self {
+            evento,
+            json,
+            frame,
+        })
     }
 
     pub fn id(&self) -> EventoId {

@@ -33,6 +33,8 @@ const CHUNK: usize = 64 * 1024;
 /// What waits for the socket.
 enum Saliente {
     Texto(ByteString),
+    /// A live event, already framed (`EventoPublicado::frame`).
+    Evento(Bytes),
     /// A replay: one place in the queue however long, since the client asked
     /// for it (it is bounded by `ws_ventana`).
     Lote(VecDeque<ByteString>),
@@ -233,12 +235,29 @@ impl Buzon {
     /// nothing (then `waker` is woken when there is) or the socket is done.
     fn sacar(&self, waker: &Waker) -> Poll<Option<(Bytes, usize)>> {
         let mut i = self.interior();
+        // The common case, one live event alone: its shared frame is the
+        // chunk, written as it is.
+        if i.saludado
+            && i.cola.len() == 1
+            && matches!(i.fin, Fin::Abierto)
+            && let Some(Saliente::Evento(frame)) = i.cola.front()
+        {
+            let frame = frame.clone();
+            i.cola.clear();
+            return Poll::Ready(Some((frame, 1)));
+        }
         let mut buf = BytesMut::new();
         let mut frames = 0;
         // Nothing goes before `hola`; a session closed before it gets just the close.
         while i.saludado && buf.len() < CHUNK {
             let Some(s) = i.cola.front_mut() else { break };
             let (texto, op) = match s {
+                Saliente::Evento(frame) => {
+                    buf.extend_from_slice(frame);
+                    frames += 1;
+                    i.cola.pop_front();
+                    continue;
+                }
                 Saliente::Texto(t) => (&t.as_bytes()[..], OpCode::Text),
                 Saliente::Ping => (&[][..], OpCode::Ping),
                 Saliente::Pong(d) => (&d[..], OpCode::Pong),
@@ -314,7 +333,7 @@ impl Interior {
             return Puesto::Si;
         }
         self.ultimo_enviado = evento.id();
-        self.encolar(Saliente::Texto(evento.json.clone()), limite)
+        self.encolar(Saliente::Evento(evento.frame.clone()), limite)
     }
 
     fn ir_en_vivo(&mut self, limite: usize) -> Puesto {
@@ -419,6 +438,7 @@ mod tests {
             let cuerpo = &chunk[cab..cab + len];
             out.push(match op {
                 1 => String::from_utf8(cuerpo.to_vec()).unwrap(),
+                8 if cuerpo.is_empty() => "close".into(),
                 8 => format!("close:{}", u16::from_be_bytes([cuerpo[0], cuerpo[1]])),
                 9 => "ping".into(),
                 _ => format!("op{op}"),
@@ -510,6 +530,39 @@ mod tests {
         let _ = buzon.entregar(&evento(2));
         assert_eq!(contador.0.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(ids(&sacar_todo(&buzon)), vec![1, 2]);
+    }
+
+    #[test]
+    fn un_evento_solo_sale_con_su_frame_compartido() {
+        let buzon = Buzon::new(10);
+        buzon.saludar("{\"type\":\"hola\"}".into(), EventoId(0));
+        // `hola` alone is framed like any other text, never dropped.
+        assert_eq!(sacar_todo(&buzon), vec!["{\"type\":\"hola\"}"]);
+        assert_eq!(buzon.ir_en_vivo(), Puesto::Si);
+        let uno = evento(1);
+        assert_eq!(buzon.entregar(&uno), Puesto::Si);
+        let waker = Waker::from(Arc::new(Contador(Default::default())));
+        let Poll::Ready(Some((chunk, 1))) = buzon.sacar(&waker) else {
+            panic!("one frame expected");
+        };
+        assert_eq!(
+            chunk.as_ptr(),
+            uno.frame.as_ptr(),
+            "the shared bytes, not a copy"
+        );
+        assert_eq!(ids(&textos(&chunk)), vec![1]);
+        // Several queued events (or an event and a close) are joined in one chunk.
+        let _ = buzon.entregar(&evento(2));
+        let _ = buzon.entregar(&evento(3));
+        assert_eq!(ids(&sacar_todo(&buzon)), vec![2, 3]);
+        let _ = buzon.entregar(&evento(4));
+        buzon.cerrar(None);
+        let ultimos = sacar_todo(&buzon);
+        assert_eq!(ids(&ultimos), vec![4]);
+        assert_eq!(
+            ultimos[1], "close",
+            "the event, then the close: {ultimos:?}"
+        );
     }
 
     #[test]

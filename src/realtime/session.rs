@@ -314,7 +314,11 @@ impl StreamHandler<Result<FrameCliente, ProtocolError>> for Session {
                 self.atender(puesto, ctx);
             }
             Ok(FrameCliente::Pong(_)) => {}
-            Ok(FrameCliente::Cierre(_)) => ctx.stop(),
+            Ok(FrameCliente::Cierre(motivo)) => {
+                self.buzon
+                    .cerrar(motivo.and_then(|m| eco_de_cierre(m.code)));
+                ctx.stop()
+            }
             Err(ProtocolError::Overflow) => {
                 self.cerrar(cierre::DEMASIADO_GRANDE, "frame de más de 64 KiB", ctx)
             }
@@ -328,6 +332,15 @@ impl StreamHandler<Result<FrameCliente, ProtocolError>> for Session {
     fn finished(&mut self, ctx: &mut Self::Context) {
         ctx.stop();
     }
+}
+
+/// The answer to a client's close: its own code back (RFC 6455 §5.5.1)
+/// when that code may be sent on the wire (§7.4), else a close without one.
+fn eco_de_cierre(code: CloseCode) -> Option<CloseReason> {
+    matches!(u16::from(code), 1000..=1003 | 1007..=1011 | 3000..=4999).then_some(CloseReason {
+        code,
+        description: None,
+    })
 }
 
 /// Close this session with a code (shutdown, logout, account changed).

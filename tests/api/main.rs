@@ -22,3 +22,4 @@ mod migraciones;
 mod nodos;
 mod realtime;
 mod reglas;
+mod transporte;

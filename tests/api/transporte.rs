@@ -1,0 +1,288 @@
+//! The socket after its handshake, byte by byte, with a hand-made client:
+//! fragmented messages and control frames between their fragments, frames
+//! that break the protocol, a clean end after the close, and a peer that
+//! stops reading while it keeps talking.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::helpers::{TestApp, en_ambos_stores, spawn_app, spawn_app_with};
+use crate::realtime::{Cadena, estadisticas_cuando};
+use crate::socket::PLAZO;
+
+const TEXTO: u8 = 0x1;
+const CONTINUACION: u8 = 0x0;
+const CIERRE: u8 = 0x8;
+const PING: u8 = 0x9;
+const PONG: u8 = 0xA;
+
+/// A client frame: masked, as RFC 6455 requires of clients.
+fn frame(op: u8, fin: bool, datos: &[u8]) -> Vec<u8> {
+    const MASCARA: [u8; 4] = [0x1f, 0x2e, 0x3d, 0x4c];
+    let mut f = vec![op | if fin { 0x80 } else { 0 }];
+    match datos.len() {
+        n @ 0..=125 => f.push(0x80 | n as u8),
+        n @ 126..=0xffff => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(&MASCARA);
+    f.extend(datos.iter().enumerate().map(|(i, b)| b ^ MASCARA[i % 4]));
+    f
+}
+
+/// A raw socket to `/ws`, upgraded, and what the server wrote after its `101`.
+struct Crudo {
+    io: TcpStream,
+    leido: Vec<u8>,
+}
+
+impl Crudo {
+    async fn abrir(app: &TestApp, token: &str) -> Crudo {
+        Self::abrir_por(
+            TcpStream::connect(("127.0.0.1", app.port)).await.unwrap(),
+            token,
+        )
+        .await
+    }
+
+    async fn abrir_por(mut io: TcpStream, token: &str) -> Crudo {
+        let pedido = format!(
+            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Authorization: Bearer {token}\r\n\r\n"
+        );
+        io.write_all(pedido.as_bytes()).await.unwrap();
+        let mut crudo = Crudo {
+            io,
+            leido: Vec::new(),
+        };
+        let fin = loop {
+            if let Some(i) = crudo.leido.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            crudo.leer_mas().await;
+        };
+        let cabeza = String::from_utf8_lossy(&crudo.leido[..fin]).into_owned();
+        assert!(cabeza.starts_with("HTTP/1.1 101"), "{cabeza}");
+        crudo.leido.drain(..fin);
+        crudo
+    }
+
+    async fn leer_mas(&mut self) {
+        let mut bloque = [0u8; 8192];
+        let n = tokio::time::timeout(PLAZO, self.io.read(&mut bloque))
+            .await
+            .expect("el servidor escribe antes del plazo")
+            .expect("lectura del socket");
+        assert!(
+            n > 0,
+            "el servidor cerró la conexión sin un frame de cierre"
+        );
+        self.leido.extend_from_slice(&bloque[..n]);
+    }
+
+    /// The server's next frame: opcode and payload (server frames are unmasked).
+    async fn frame(&mut self) -> (u8, Vec<u8>) {
+        loop {
+            if let Some((op, datos, largo)) = analizar(&self.leido) {
+                self.leido.drain(..largo);
+                return (op, datos);
+            }
+            self.leer_mas().await;
+        }
+    }
+
+    /// The next text frame of type `tipo`, skipping the others (presence…).
+    async fn texto(&mut self, tipo: &str) -> Value {
+        loop {
+            let (op, datos) = self.frame().await;
+            assert_ne!(op, CIERRE, "cerrado esperando {tipo}: {datos:?}");
+            if op == TEXTO {
+                let v: Value = serde_json::from_slice(&datos).unwrap();
+                if v["type"] == tipo {
+                    return v;
+                }
+            }
+        }
+    }
+
+    /// The close frame's code, skipping what comes before it.
+    async fn cierre(&mut self) -> u16 {
+        loop {
+            let (op, datos) = self.frame().await;
+            if op == CIERRE {
+                // 1005: a close without a code.
+                return datos
+                    .get(..2)
+                    .map_or(1005, |c| u16::from_be_bytes([c[0], c[1]]));
+            }
+        }
+    }
+
+    async fn enviar(&mut self, bytes: &[u8]) {
+        self.io.write_all(bytes).await.unwrap();
+    }
+}
+
+/// One whole frame at the start of `b`: opcode, payload, bytes taken.
+fn analizar(b: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
+    if b.len() < 2 {
+        return None;
+    }
+    assert_eq!(b[1] & 0x80, 0, "los frames del servidor van sin máscara");
+    let (largo, cabeza) = match b[1] & 0x7f {
+        126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
+        127 if b.len() >= 10 => (
+            u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize,
+            10,
+        ),
+        126 | 127 => return None,
+        n => (n as usize, 2),
+    };
+    assert_ne!(b[0] & 0x80, 0, "el servidor no fragmenta");
+    (b.len() >= cabeza + largo).then(|| {
+        (
+            b[0] & 0x0f,
+            b[cabeza..cabeza + largo].to_vec(),
+            cabeza + largo,
+        )
+    })
+}
+
+en_ambos_stores! {
+    async fn un_mensaje_en_fragmentos_con_un_ping_en_medio_llega_entero(backend) {
+        let cadena = Cadena::nueva(spawn_app(backend).await).await;
+        let (app, s1) = (&cadena.app, cadena.s1);
+        let publicado = cadena.alerta("bot1", s1, "antes de conectar").await;
+        let mut c = Crudo::abrir(app, &app.token("cocina1").await).await;
+        let hola = c.texto("hola").await;
+        assert!(hola["ultimo_id"].as_i64().unwrap() >= publicado);
+
+        // `reanudar` from 0 in three fragments, a ping between the first two:
+        // only the whole message asks for the replay of what came before.
+        let mensaje = json!({"type": "reanudar", "ultimo_id": 0}).to_string();
+        let (a, resto) = mensaje.as_bytes().split_at(7);
+        let (b, z) = resto.split_at(9);
+        let mut bytes = frame(TEXTO, false, a);
+        bytes.extend(frame(PING, true, b"entre medias"));
+        bytes.extend(frame(CONTINUACION, false, b));
+        c.enviar(&bytes).await;
+        // A fragment at a time: the server joins what arrives in pieces too.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        c.enviar(&frame(CONTINUACION, true, z)).await;
+
+        // The ping is answered at once, before the message is whole
+        // (presence may come first).
+        let pong = loop {
+            let (op, datos) = c.frame().await;
+            assert_ne!(op, CIERRE, "{datos:?}");
+            if op == PONG {
+                break datos;
+            }
+            assert_eq!(op, TEXTO);
+            let v: Value = serde_json::from_slice(&datos).unwrap();
+            assert_ne!(v["type"], "evento", "el pong va antes que la reanudación: {v}");
+        };
+        assert_eq!(pong, b"entre medias");
+        let evento = c.texto("evento").await;
+        assert_eq!(evento["id"], publicado, "la reanudación repite lo anterior: {evento}");
+        assert_eq!(evento["payload"]["mensaje"], "antes de conectar");
+    }
+
+    async fn los_frames_que_rompen_el_protocolo_cierran_con_1002(backend) {
+        let cadena = Cadena::nueva(spawn_app(backend).await).await;
+        let app = &cadena.app;
+        let token = app.token("cocina1").await;
+        for (que, bytes) in [
+            ("una continuación sin comienzo", frame(CONTINUACION, true, b"{}")),
+            ("un mensaje nuevo en medio de otro", {
+                let mut b = frame(TEXTO, false, b"{\"ty");
+                b.extend(frame(TEXTO, true, b"{}"));
+                b
+            }),
+            ("texto que no es UTF-8", frame(TEXTO, true, &[b'"', 0xff, 0xfe, b'"'])),
+            ("un frame sin máscara", vec![0x81, 0x02, b'{', b'}']),
+        ] {
+            let mut c = Crudo::abrir(app, &token).await;
+            c.texto("hola").await;
+            c.enviar(&bytes).await;
+            assert_eq!(c.cierre().await, 1002, "{que}");
+        }
+    }
+
+    async fn tras_el_cierre_el_servidor_sigue_leyendo_y_el_cliente_no_recibe_un_reset(backend) {
+        let cadena = Cadena::nueva(spawn_app(backend).await).await;
+        let app = &cadena.app;
+        let mut c = Crudo::abrir(app, &app.token("cocina1").await).await;
+        c.texto("hola").await;
+        c.enviar(&frame(CIERRE, true, &4321u16.to_be_bytes())).await;
+        assert_eq!(c.cierre().await, 4321, "el servidor devuelve el código del cliente");
+        // The server's side is shut: a clean end of stream…
+        let mut bloque = [0u8; 1024];
+        let n = tokio::time::timeout(PLAZO, c.io.read(&mut bloque)).await.unwrap().unwrap();
+        assert_eq!(n, 0, "tras el cierre, fin del flujo");
+        // …and what the client still sends is read and dropped for a moment,
+        // not answered with a reset (which can overtake a close frame still
+        // on its way). A reset fails one of the later writes.
+        for _ in 0..3 {
+            c.io.write_all(&vec![0u8; 64 * 1024]).await.expect("sin reset");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn un_par_que_deja_de_leer_se_da_por_perdido_al_vencer_la_escritura(backend) {
+        const EVENTOS: usize = 200;
+        let app = spawn_app_with(backend, |s| {
+            // No 4008: only the write's deadline can end this session.
+            s.realtime.ws_cola = 100_000;
+            s.realtime.ws_timeout = Duration::from_secs(1);
+            s.realtime.servicio_rafaga = std::num::NonZeroU32::new(EVENTOS as u32).unwrap();
+        })
+        .await;
+        let cadena = Cadena::nueva(app).await;
+        let (app, s1) = (&cadena.app, cadena.s1);
+        let jefa = app.token("jefa").await;
+
+        // A kitchen whose socket takes little and that never reads, but
+        // keeps pinging: never silent, so the heartbeat keeps it.
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let io = socket.connect(([127, 0, 0, 1], app.port).into()).await.unwrap();
+        let mut c = Crudo::abrir_por(io, &app.token("cocina1").await).await;
+        c.texto("hola").await;
+        c.enviar(&frame(TEXTO, true, json!({"type": "reanudar", "ultimo_id": 0}).to_string().as_bytes())).await;
+        estadisticas_cuando(app, &jefa, |e| e["sesiones_total"] == 1).await;
+        let (mut lectura, mut escritura) = c.io.into_split();
+        let latidos = actix_web::rt::spawn(async move {
+            while escritura.write_all(&frame(PING, true, b"sigo")).await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+
+        let relleno = "x".repeat(15 * 1024);
+        let eventos = (0..EVENTOS)
+            .map(|n| json!({"tipo": "alerta_cocina", "alerta_id": n, "mensaje": "con relleno",
+                            "relleno": relleno, "sucursal_id": s1.0}))
+            .collect();
+        cadena.publicar_en_paralelo("bot1", 4, eventos).await;
+
+        // Its writes stall; a second later the server lets it go.
+        estadisticas_cuando(app, &jefa, |e| e["sesiones_total"] == 0).await;
+        // The socket is gone: past what was buffered, the stream ends.
+        let fin = async {
+            let mut bloque = vec![0u8; 64 * 1024];
+            while matches!(lectura.read(&mut bloque).await, Ok(n) if n > 0) {}
+        };
+        tokio::time::timeout(PLAZO, fin).await.expect("el servidor cerró el socket");
+        latidos.abort();
+    }
+}
