@@ -126,7 +126,10 @@ impl Store {
             return Ok(NodoUnico { _archivo: None });
         };
         let base = pool.connect_options().get_filename().to_owned();
-        if base.as_os_str().is_empty() || base.to_string_lossy().contains(":memory:") {
+        // In memory, no other process can reach it. sqlx names such a
+        // database `file:sqlx-in-memory-N` (an SQLite URI, not a path).
+        let nombre = base.to_string_lossy();
+        if nombre.is_empty() || nombre.contains(":memory:") || nombre.starts_with("file:") {
             return Ok(NodoUnico { _archivo: None });
         }
         let mut ruta = base.clone().into_os_string();

@@ -197,6 +197,27 @@ en_ambos_stores! {
 }
 
 #[actix_web::test]
+async fn una_base_en_memoria_no_deja_archivos_en_la_carpeta() {
+    let dir = tempfile::tempdir().unwrap();
+    let puerto = puerto_libre();
+    let mut cmd = comanda();
+    cmd.current_dir(dir.path()).args([
+        "--database-url",
+        "sqlite::memory:",
+        "--bind",
+        &format!("127.0.0.1:{puerto}"),
+    ]);
+    let mut proceso = Proceso::lanzar(cmd);
+    esperar_listo(&mut proceso, &format!("http://127.0.0.1:{puerto}")).await;
+    detener(proceso).await;
+    let archivos: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(archivos.is_empty(), "quedaron {archivos:?}");
+}
+
+#[actix_web::test]
 async fn migrate_crea_el_archivo_sqlite_indicado() {
     let dir = tempfile::tempdir().unwrap();
     let archivo = dir.path().join("x.db");
