@@ -335,9 +335,10 @@ impl StreamHandler<Result<FrameCliente, ProtocolError>> for Session {
 }
 
 /// The answer to a client's close: its own code back (RFC 6455 §5.5.1)
-/// when that code may be sent on the wire (§7.4), else a close without one.
+/// when that code may be sent on the wire (§7.4 and IANA's registry: not
+/// 1004–1006 or 1015, nor outside 1000–4999), else a close without one.
 fn eco_de_cierre(code: CloseCode) -> Option<CloseReason> {
-    matches!(u16::from(code), 1000..=1003 | 1007..=1011 | 3000..=4999).then_some(CloseReason {
+    matches!(u16::from(code), 1000..=1003 | 1007..=1014 | 3000..=4999).then_some(CloseReason {
         code,
         description: None,
     })
@@ -369,5 +370,22 @@ impl Handler<ConexionPerdida> for Session {
 
     fn handle(&mut self, _: ConexionPerdida, ctx: &mut Self::Context) {
         ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn el_cierre_devuelve_el_codigo_del_cliente_si_se_puede_enviar() {
+        let eco = |n: u16| eco_de_cierre(CloseCode::from(n)).map(|r| u16::from(r.code));
+        for n in [1000, 1001, 1003, 1007, 1011, 1014, 3000, 4008, 4999] {
+            assert_eq!(eco(n), Some(n), "{n}");
+        }
+        // Reserved, never on the wire: the answer carries no code.
+        for n in [999, 1004, 1005, 1006, 1015, 2000, 5000] {
+            assert_eq!(eco(n), None, "{n}");
+        }
     }
 }
