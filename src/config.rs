@@ -234,9 +234,7 @@ pub struct RealtimeSettings {
     pub ws_timeout: Duration,
 
     /// Threads that run the sockets (their sessions and writes), apart from
-    /// the HTTP workers; 0 = one per two cores, at least one (BENCHMARKS.md:
-    /// on 2 cores, one thread writes 500k deliveries/s with less CPU and a
-    /// lower tail than two, which contend with the fan-out).
+    /// the HTTP workers; 0 = one per two cores, at least one (why: BENCHMARKS.md).
     #[arg(long, env = "COMANDA_WS_HILOS", default_value_t = 0)]
     pub ws_hilos: usize,
 

@@ -92,6 +92,21 @@ fn alerta(sucursal: SucursalId, alerta_id: i64, mensaje: &str) -> Value {
            "prioridad":"alta","sucursal_id":sucursal.0})
 }
 
+/// `n` kitchen alerts of about 15 KiB each: enough of them fill the socket
+/// buffers of a reader that stopped. (Under 16 KiB: past it, each Postgres
+/// insert stalls 40 ms, as sqlx 0.9.0 does not set TCP_NODELAY,
+/// transact-rs/sqlx#4335.)
+pub fn alertas_con_relleno(sucursal: SucursalId, n: usize) -> Vec<Value> {
+    let relleno = "x".repeat(15 * 1024);
+    (0..n)
+        .map(|i| {
+            let mut evento = alerta(sucursal, i as i64, "con relleno");
+            evento["relleno"] = json!(relleno);
+            evento
+        })
+        .collect()
+}
+
 fn voucher(sucursal: SucursalId, voucher_id: i64) -> Value {
     json!({"tipo":"voucher_nuevo","voucher_id":voucher_id,"monto":25.5,"sucursal_id":sucursal.0})
 }
@@ -146,7 +161,7 @@ fn presencia(e: &Value, s: SucursalId) -> (u64, u64) {
         })
 }
 
-fn sesiones_total(e: &Value) -> u64 {
+pub fn sesiones_total(e: &Value) -> u64 {
     e["sesiones_total"].as_u64().unwrap()
 }
 
@@ -372,9 +387,7 @@ en_ambos_stores! {
 
     async fn un_cliente_lento_se_cierra_con_4008_sin_frenar_a_los_demas(backend) {
         // 800 × 15 KiB: well past what the socket buffers absorb for a
-        // reader that stopped (about 4.5 MB on loopback). Under 16 KiB per
-        // event: past it, each Postgres insert stalls 40 ms (sqlx 0.9.0 does
-        // not set TCP_NODELAY, transact-rs/sqlx#4335).
+        // reader that stopped (about 4.5 MB on loopback).
         const EVENTOS: usize = 800;
         let app = spawn_app_with(backend, |s| {
             s.realtime.ws_cola = 8;
@@ -402,15 +415,7 @@ en_ambos_stores! {
             (rapido, recibidos)
         });
 
-        let relleno = "x".repeat(15 * 1024);
-        let eventos = (0..EVENTOS)
-            .map(|n| {
-                let mut evento = alerta(s1, n as i64, "con relleno");
-                evento["relleno"] = json!(relleno);
-                evento
-            })
-            .collect();
-        let publicados = cadena.publicar_en_paralelo("bot1", 4, eventos).await;
+        let publicados = cadena.publicar_en_paralelo("bot1", 4, alertas_con_relleno(s1, EVENTOS)).await;
         let (_rapido, recibidos) = tokio::time::timeout(PLAZO, lector)
             .await
             .expect("el cliente rápido recibe todo a tiempo")

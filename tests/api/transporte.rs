@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::helpers::{TestApp, en_ambos_stores, spawn_app, spawn_app_with};
-use crate::realtime::{Cadena, estadisticas_cuando};
+use crate::realtime::{Cadena, alertas_con_relleno, estadisticas_cuando, sesiones_total};
 use crate::socket::PLAZO;
 
 const TEXTO: u8 = 0x1;
@@ -260,7 +260,7 @@ en_ambos_stores! {
         let mut c = Crudo::abrir_por(io, &app.token("cocina1").await).await;
         c.texto("hola").await;
         c.enviar(&frame(TEXTO, true, json!({"type": "reanudar", "ultimo_id": 0}).to_string().as_bytes())).await;
-        estadisticas_cuando(app, &jefa, |e| e["sesiones_total"] == 1).await;
+        estadisticas_cuando(app, &jefa, |e| sesiones_total(e) == 1).await;
         let (mut lectura, mut escritura) = c.io.into_split();
         let latidos = actix_web::rt::spawn(async move {
             while escritura.write_all(&frame(PING, true, b"sigo")).await.is_ok() {
@@ -268,15 +268,10 @@ en_ambos_stores! {
             }
         });
 
-        let relleno = "x".repeat(15 * 1024);
-        let eventos = (0..EVENTOS)
-            .map(|n| json!({"tipo": "alerta_cocina", "alerta_id": n, "mensaje": "con relleno",
-                            "relleno": relleno, "sucursal_id": s1.0}))
-            .collect();
-        cadena.publicar_en_paralelo("bot1", 4, eventos).await;
+        cadena.publicar_en_paralelo("bot1", 4, alertas_con_relleno(s1, EVENTOS)).await;
 
         // Its writes stall; a second later the server lets it go.
-        estadisticas_cuando(app, &jefa, |e| e["sesiones_total"] == 0).await;
+        estadisticas_cuando(app, &jefa, |e| sesiones_total(e) == 0).await;
         // The socket is gone: past what was buffered, the stream ends.
         let fin = async {
             let mut bloque = vec![0u8; 64 * 1024];
