@@ -318,6 +318,8 @@ struct InformeTrabajador {
     cpu_ticks: u64,
     /// HdrHistogram V2, base64: publish → receive in µs.
     latencias: String,
+    /// By event seq: publish → its first and its last arrival here, in µs.
+    por_evento: Vec<Option<[u64; 2]>>,
 }
 
 fn escribir_linea<T: Serialize>(salida: &mut impl Write, valor: &T) -> Resultado<()> {
@@ -1154,6 +1156,9 @@ struct Comun {
     ultima_ns: AtomicU64,
     receptores: Vec<AtomicUsize>,
     latencias: Mutex<Histogram<u64>>,
+    /// By event seq: publish → its first and its last arrival, in µs.
+    primera_us: Vec<AtomicU64>,
+    ultima_us: Vec<AtomicU64>,
     /// The first few distinct reasons a socket did not open.
     errores: Mutex<Vec<String>>,
 }
@@ -1194,6 +1199,10 @@ async fn trabajador(w: usize) -> Resultado<()> {
         ultima_ns: AtomicU64::new(0),
         receptores: (0..k).map(|_| AtomicUsize::new(0)).collect(),
         latencias: Mutex::new(histograma()),
+        primera_us: (0..plan.eventos)
+            .map(|_| AtomicU64::new(u64::MAX))
+            .collect(),
+        ultima_us: (0..plan.eventos).map(|_| AtomicU64::new(0)).collect(),
         errores: Mutex::new(Vec::new()),
         plan,
     });
@@ -1403,6 +1412,15 @@ fn informar_trabajador(
         .serialize(&*latencias, &mut bytes)
         .map_err(|e| format!("histograma: {e:?}"))?;
     informe.latencias = BASE64.encode(bytes);
+    informe.por_evento = comun
+        .primera_us
+        .iter()
+        .zip(&comun.ultima_us)
+        .map(|(primera, ultima)| {
+            let primera = primera.load(Ordering::Relaxed);
+            (primera != u64::MAX).then(|| [primera, ultima.load(Ordering::Relaxed)])
+        })
+        .collect();
     Ok(informe)
 }
 
@@ -1615,10 +1633,13 @@ fn registrar(p: &mut Pantalla, c: &Comun, seq: usize, enviado: u64) {
     p.vistas[i / 64] |= bit;
     c.recibidas.fetch_add(1, Ordering::Relaxed);
     c.ultima_ns.fetch_max(ahora, Ordering::Relaxed);
+    let latencia = ahora.saturating_sub(enviado) / 1000;
+    c.primera_us[seq].fetch_min(latencia, Ordering::Relaxed);
+    c.ultima_us[seq].fetch_max(latencia, Ordering::Relaxed);
     c.latencias
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .saturating_record(ahora.saturating_sub(enviado) / 1000);
+        .saturating_record(latencia);
 }
 
 /// The seq and send time of a `carga` kitchen alert in a frame — plain JSON
@@ -1867,6 +1888,9 @@ struct Informe {
     entregas_por_segundo: Option<f64>,
     ofrecidas_por_segundo: f64,
     latencia_ms: Option<Percentiles>,
+    /// Over the events: publish → the event's first socket, and its last.
+    primer_socket_ms: Option<Percentiles>,
+    ultimo_socket_ms: Option<Percentiles>,
     post_ms: Option<Percentiles>,
     rss_antes_kib: Option<u64>,
     rss_inactivo_kib: Option<u64>,
@@ -1905,6 +1929,7 @@ impl Informe {
         let op = e.op;
         let mut latencias = histograma();
         let mut suma = InformeTrabajador::default();
+        let mut por_evento: Vec<Option<[u64; 2]>> = vec![None; op.eventos];
         let mut sin_informe = 0;
         for informe in &e.estado.informes {
             let Some(i) = informe else {
@@ -1923,6 +1948,12 @@ impl Informe {
             for (c, n) in &i.cierres {
                 *suma.cierres.entry(c.clone()).or_default() += n;
             }
+            for (todos, aqui) in por_evento.iter_mut().zip(&i.por_evento) {
+                if let Some([primera, ultima]) = *aqui {
+                    let [p, u] = todos.get_or_insert([primera, ultima]);
+                    (*p, *u) = ((*p).min(primera), (*u).max(ultima));
+                }
+            }
             let bytes = BASE64.decode(&i.latencias)?;
             let h: Histogram<u64> = Deserializer::new()
                 .deserialize(&mut bytes.as_slice())
@@ -1930,6 +1961,11 @@ impl Informe {
             latencias
                 .add(&h)
                 .map_err(|e| format!("histograma: {e:?}"))?;
+        }
+        let (mut primeras, mut ultimas) = (histograma(), histograma());
+        for [primera, ultima] in por_evento.into_iter().flatten() {
+            primeras.saturating_record(primera);
+            ultimas.saturating_record(ultima);
         }
         let publicaciones_fallidas = e
             .publicado
@@ -1977,6 +2013,8 @@ impl Informe {
             // receivers / K per event.
             ofrecidas_por_segundo: op.ritmo * receptores as f64 / op.sucursales as f64,
             latencia_ms: Percentiles::de(&latencias),
+            primer_socket_ms: Percentiles::de(&primeras),
+            ultimo_socket_ms: Percentiles::de(&ultimas),
             post_ms: Percentiles::de(&e.publicado.respuestas),
             rss_antes_kib: rss_antes,
             rss_inactivo_kib: rss_inactivo,
@@ -2059,6 +2097,8 @@ impl Informe {
             })
         };
         println!("  latencia (ms)    {}", pct(&self.latencia_ms));
+        println!("    primer socket  {}", pct(&self.primer_socket_ms));
+        println!("    último socket  {}", pct(&self.ultimo_socket_ms));
         println!("  POST (ms)        {}", pct(&self.post_ms));
         let mib = |v: Option<u64>| opt(v.map(|k| k as f64 / 1024.0), 1);
         println!(

@@ -28,7 +28,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::oneshot;
 
 use super::dispatcher::{Baja, Dispatcher};
-use super::salida::Buzon;
+use super::salida::{Buzon, Hilo};
 use super::session::{ConexionPerdida, NuevaSession, Session};
 use super::{LIMITE_FRAME, SesionId};
 
@@ -42,9 +42,10 @@ pub enum FrameCliente {
     Cierre(Option<CloseReason>),
 }
 
-/// The arbiters that run the sockets: their `Session` actors and writers.
+/// The arbiters that run the sockets: their `Session` actors, writers and
+/// their side of the fan-out ([`Hilo`]).
 pub struct Enchufes {
-    arbitros: Vec<ArbiterHandle>,
+    arbitros: Vec<(ArbiterHandle, Hilo)>,
     siguiente: AtomicUsize,
 }
 
@@ -53,14 +54,20 @@ impl Enchufes {
     pub fn new(n: usize) -> Self {
         // Dropping an `Arbiter` leaves its thread running; it ends with the
         // actix system.
-        let arbitros = (0..n.max(1)).map(|_| Arbiter::new().handle()).collect();
+        let arbitros = (0..n.max(1))
+            .map(|i| {
+                let arbitro = Arbiter::new().handle();
+                let hilo = Hilo::new(i, &arbitro);
+                (arbitro, hilo)
+            })
+            .collect();
         Self {
             arbitros,
             siguiente: AtomicUsize::new(0),
         }
     }
 
-    fn elegir(&self) -> ArbiterHandle {
+    fn elegir(&self) -> (ArbiterHandle, Hilo) {
         let i = self.siguiente.fetch_add(1, Ordering::Relaxed) % self.arbitros.len();
         self.arbitros[i].clone()
     }
@@ -79,6 +86,7 @@ enum Destino {
         nueva: Box<NuevaSession>,
         buzon: Arc<Buzon>,
         arbitro: ArbiterHandle,
+        hilo: Hilo,
         espera_escritura: Duration,
     },
     /// Only what the buzon holds (a close frame), then the end.
@@ -92,11 +100,13 @@ impl Enganche {
         enchufes: &Enchufes,
         espera_escritura: Duration,
     ) -> Self {
+        let (arbitro, hilo) = enchufes.elegir();
         Self {
             destino: Some(Destino::Sesion {
                 nueva: Box::new(nueva),
                 buzon,
-                arbitro: enchufes.elegir(),
+                arbitro,
+                hilo,
                 espera_escritura,
             }),
         }
@@ -123,6 +133,7 @@ impl Enganche {
                 nueva,
                 buzon,
                 arbitro,
+                hilo,
                 espera_escritura,
             }) => {
                 // Off this worker's event loop and onto the arbiter's.
@@ -135,7 +146,7 @@ impl Enganche {
                 };
                 let enviado = arbitro.spawn(async move {
                     match TcpStream::from_std(tcp) {
-                        Ok(tcp) => arrancar(*nueva, buzon, tcp, leido, espera_escritura),
+                        Ok(tcp) => arrancar(*nueva, buzon, hilo, tcp, leido, espera_escritura),
                         Err(e) => {
                             tracing::warn!(error = %e, "no se pudo registrar el socket");
                             baja(&nueva.dispatcher, nueva.id);
@@ -175,6 +186,7 @@ fn baja(dispatcher: &Addr<Dispatcher>, sesion: SesionId) {
 fn arrancar(
     nueva: NuevaSession,
     buzon: Arc<Buzon>,
+    hilo: Hilo,
     tcp: TcpStream,
     leido: BytesMut,
     espera_escritura: Duration,
@@ -186,7 +198,7 @@ fn arrancar(
         buf: leido,
         continuacion: None,
     };
-    let sesion = Session::start(nueva, buzon.clone(), lector);
+    let sesion = Session::start(nueva, buzon.clone(), hilo, lector);
     actix_web::rt::spawn(escribir(
         buzon,
         escritura,

@@ -2,10 +2,12 @@
 //! and the events held back until the session goes live. The socket's
 //! writer (`conexion.rs`) empties it.
 //!
-//! The hot path has one hop: the `Sucursal` (or, for monitors, the
-//! `Dispatcher`) puts a live event's shared bytes straight into the
-//! session's buzon and wakes the socket's writer, which encodes every
-//! queued frame into one chunk for one write. The `Session` actor owns
+//! The hot path: the `Sucursal` hands an event once to each socket thread
+//! ([`Hilo`]) with that thread's members, and the thread puts the event's
+//! shared bytes straight into each member's buzon and wakes its writer, which
+//! encodes every queued frame into one chunk for one write (the
+//! `Dispatcher` puts events for monitors, which are few, in their buzones
+//! itself). The `Session` actor owns
 //! everything else — the greeting, the replay, the heartbeat, the client's
 //! frames — and decides when the session goes live; the buzon keeps the
 //! order and the "each id once" promise across that switch, under one lock.
@@ -15,13 +17,15 @@ use std::mem;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 
-use actix::Addr;
+use actix::{Addr, ArbiterHandle};
 use actix_http::ws::{CloseCode, CloseReason, OpCode, Parser};
 use actix_web::web::{Bytes, BytesMut};
 use bytestring::ByteString;
+use tokio::sync::mpsc;
 
 use super::protocolo::{EventoPublicado, cierre};
 use super::session::{Cerrar, Session};
+use crate::auth::Perfil;
 use crate::modelo::EventoId;
 
 /// Control frames carry at most 125 bytes (RFC 6455 §5.5).
@@ -367,6 +371,73 @@ impl Interior {
 pub struct Salida {
     pub buzon: Arc<Buzon>,
     pub sesion: Addr<Session>,
+    /// The socket thread its writer runs on; `None` for a session without
+    /// a socket (the fan-out benchmark), which is delivered to in place.
+    pub hilo: Option<Hilo>,
+}
+
+/// A socket thread's side of the fan-out. A `Sucursal` hands each event to
+/// each thread once, with the thread's members; the thread puts it in their
+/// buzones and wakes their writers there. Waking 10,000 writers from the
+/// `Sucursal`'s thread instead costs a lock and a queue push across threads
+/// per socket, and the socket thread takes them back out one by one.
+#[derive(Clone)]
+pub struct Hilo {
+    indice: usize,
+    repartos: mpsc::UnboundedSender<Reparto>,
+}
+
+/// One event for the members of one socket thread.
+pub struct Reparto {
+    pub evento: Arc<EventoPublicado>,
+    pub miembros: Arc<[Miembro]>,
+}
+
+/// A desk or kitchen session, as its `Sucursal` knows it.
+#[derive(Clone)]
+pub struct Miembro {
+    pub salida: Salida,
+    pub perfil: Perfil,
+}
+
+impl Hilo {
+    /// The fan-out's end on `arbitro`'s thread (the `indice`-th socket
+    /// thread): events are delivered there in the order they were handed over.
+    pub fn new(indice: usize, arbitro: &ArbiterHandle) -> Self {
+        let (repartos, mut llegan) = mpsc::unbounded_channel::<Reparto>();
+        arbitro.spawn(async move {
+            while let Some(reparto) = llegan.recv().await {
+                reparto.entregar();
+            }
+        });
+        Self { indice, repartos }
+    }
+
+    /// Which socket thread: members with the same one share a [`Reparto`].
+    pub fn indice(&self) -> usize {
+        self.indice
+    }
+
+    /// Hands `reparto` to the thread; dropped if the thread is gone (and
+    /// with it, its sockets).
+    pub fn repartir(&self, reparto: Reparto) {
+        let _ = self.repartos.send(reparto);
+    }
+}
+
+impl Reparto {
+    /// Puts the event in the buzon of each member it is addressed to.
+    pub fn entregar(&self) {
+        let (sucursal, destinos) = (self.evento.sucursal_id(), self.evento.destinos());
+        let mut entregas = 0;
+        for m in self.miembros.iter() {
+            if m.perfil.puede_recibir(sucursal, destinos) {
+                m.salida.entregar(&self.evento);
+                entregas += 1;
+            }
+        }
+        crate::metricas::entregas(entregas);
+    }
 }
 
 impl Salida {

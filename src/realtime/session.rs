@@ -18,7 +18,7 @@ use super::conexion::{FrameCliente, Lector};
 use super::dispatcher::{Baja, Dispatcher, Registrar};
 use super::limite::{LimiteDeMensajes, Veredicto};
 use super::protocolo::{Aviso, Entrante, MensajeCliente, cierre, envelope, parse_entrante};
-use super::salida::{Buzon, Puesto, Salida};
+use super::salida::{Buzon, Hilo, Puesto, Salida};
 use crate::auth::{Perfil, TokenHash};
 use crate::config::RealtimeSettings;
 use crate::eventos;
@@ -36,6 +36,8 @@ pub struct Session {
     reglas: Arc<RuleEngine>,
     config: Arc<RealtimeSettings>,
     buzon: Arc<Buzon>,
+    /// The socket thread its writer runs on (`None`: no socket).
+    hilo: Option<Hilo>,
     /// Last frame from the client, for the heartbeat.
     visto: Instant,
     /// The client's frame rate.
@@ -54,12 +56,18 @@ pub struct NuevaSession {
 }
 
 impl Session {
-    /// Starts the actor on the current arbiter, hearing the client's frames
-    /// from `lector`; the socket's writer drains `buzon`.
-    pub(super) fn start(nueva: NuevaSession, buzon: Arc<Buzon>, lector: Lector) -> Addr<Session> {
+    /// Starts the actor on the current arbiter — the socket thread `hilo` —
+    /// hearing the client's frames from `lector`; the socket's writer drains
+    /// `buzon`.
+    pub(super) fn start(
+        nueva: NuevaSession,
+        buzon: Arc<Buzon>,
+        hilo: Hilo,
+        lector: Lector,
+    ) -> Addr<Session> {
         Session::create(move |ctx| {
             ctx.add_stream(lector);
-            Session::new(nueva, buzon)
+            Session::new(nueva, buzon, Some(hilo))
         })
     }
 
@@ -68,10 +76,10 @@ impl Session {
     /// Dispatcher → Sucursal → buzon with it, draining `buzon` itself.
     #[doc(hidden)]
     pub fn start_sin_socket(nueva: NuevaSession, buzon: Arc<Buzon>) -> Addr<Session> {
-        Session::new(nueva, buzon).start()
+        Session::new(nueva, buzon, None).start()
     }
 
-    fn new(nueva: NuevaSession, buzon: Arc<Buzon>) -> Self {
+    fn new(nueva: NuevaSession, buzon: Arc<Buzon>, hilo: Option<Hilo>) -> Self {
         Session {
             limite: LimiteDeMensajes::new(
                 nueva.config.ws_mensajes_por_segundo,
@@ -86,6 +94,7 @@ impl Session {
             reglas: nueva.reglas,
             config: nueva.config,
             buzon,
+            hilo,
             visto: Instant::now(),
         }
     }
@@ -264,6 +273,7 @@ impl Actor for Session {
                 salida: Salida {
                     buzon: self.buzon.clone(),
                     sesion: ctx.address(),
+                    hilo: self.hilo.clone(),
                 },
                 perfil: self.perfil,
                 usuario_id: self.usuario.id,

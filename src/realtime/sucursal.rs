@@ -2,7 +2,7 @@
 //! sessions by role, delivers each event to the roles it is addressed to, and
 //! tells everyone which screens are online (presence).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,13 +12,16 @@ use super::SesionId;
 use super::cocina::Cocina;
 use super::dispatcher::{Dispatcher, PresenciaCambiada};
 use super::protocolo::{EventoPublicado, Presencia, frame_de_presencia};
-use super::salida::Salida;
+use super::salida::{Hilo, Miembro, Reparto, Salida};
 use crate::auth::Perfil;
 use crate::modelo::{Rol, SucursalId};
 
 pub struct Sucursal {
     id: SucursalId,
     miembros: HashMap<SesionId, Miembro>,
+    /// The members grouped by socket thread, for the fan-out; made again
+    /// at the first event after a member joins or leaves.
+    por_hilo: Option<Vec<Grupo>>,
     cocina: Addr<Cocina>,
     dispatcher: Addr<Dispatcher>,
     /// This sucursal's screens on the other nodes serving the database.
@@ -27,6 +30,13 @@ pub struct Sucursal {
     anuncio_pendiente: bool,
     /// What was last announced.
     anunciada: Option<Presencia>,
+}
+
+/// The members whose writers run on one socket thread (`None`: sessions
+/// without a socket, delivered to in place).
+struct Grupo {
+    hilo: Option<Hilo>,
+    miembros: Arc<[Miembro]>,
 }
 
 /// Changes of presence this close together are announced once: a burst of
@@ -38,16 +48,12 @@ const PAUSA_PRESENCIA: Duration = Duration::from_millis(50);
 /// this long on average (10,000 screens: one announcement a second).
 const PRESENCIA_POR_MIEMBRO: Duration = Duration::from_micros(100);
 
-struct Miembro {
-    salida: Salida,
-    perfil: Perfil,
-}
-
 impl Sucursal {
     pub fn new(id: SucursalId, cocina: Addr<Cocina>, dispatcher: Addr<Dispatcher>) -> Self {
         Self {
             id,
             miembros: HashMap::new(),
+            por_hilo: None,
             cocina,
             dispatcher,
             remota: Presencia::default(),
@@ -66,6 +72,28 @@ impl Sucursal {
                 sucursal.anunciar_presencia();
             });
         }
+    }
+
+    /// The members by socket thread (see [`Hilo`]).
+    fn por_hilo(&mut self) -> &[Grupo] {
+        self.por_hilo.get_or_insert_with(|| {
+            let mut grupos: BTreeMap<Option<usize>, (Option<Hilo>, Vec<Miembro>)> = BTreeMap::new();
+            for m in self.miembros.values() {
+                let hilo = &m.salida.hilo;
+                grupos
+                    .entry(hilo.as_ref().map(Hilo::indice))
+                    .or_insert_with(|| (hilo.clone(), Vec::new()))
+                    .1
+                    .push(m.clone());
+            }
+            grupos
+                .into_values()
+                .map(|(hilo, miembros)| Grupo {
+                    hilo,
+                    miembros: miembros.into(),
+                })
+                .collect()
+        })
     }
 
     /// Its screens on this node.
@@ -127,6 +155,7 @@ impl Handler<Unirse> for Sucursal {
                 perfil: msg.perfil,
             },
         );
+        self.por_hilo = None;
         // The newcomer learns who is online at once; the others with the
         // next announcement.
         let presencia = self.presencia_local() + self.remota;
@@ -146,6 +175,7 @@ impl Handler<Salir> for Sucursal {
 
     fn handle(&mut self, msg: Salir, ctx: &mut Self::Context) {
         if self.miembros.remove(&msg.sesion).is_some() {
+            self.por_hilo = None;
             self.presencia_cambiada(ctx);
         }
     }
@@ -176,15 +206,16 @@ impl Handler<Difundir> for Sucursal {
     type Result = ();
 
     fn handle(&mut self, Difundir(evento): Difundir, _: &mut Self::Context) {
-        let (sucursal, destinos) = (evento.sucursal_id(), evento.destinos());
-        let mut entregas = 0;
-        for m in self.miembros.values() {
-            if m.perfil.puede_recibir(sucursal, destinos) {
-                m.salida.entregar(&evento);
-                entregas += 1;
+        for grupo in self.por_hilo() {
+            let reparto = Reparto {
+                evento: evento.clone(),
+                miembros: grupo.miembros.clone(),
+            };
+            match &grupo.hilo {
+                Some(hilo) => hilo.repartir(reparto),
+                None => reparto.entregar(),
             }
         }
-        crate::metricas::entregas(entregas);
         self.cocina.do_send(Difundir(evento));
     }
 }

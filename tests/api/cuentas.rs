@@ -547,12 +547,14 @@ en_ambos_stores! {
                 assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
             }
         }
-        let mediana = |v: &mut Vec<StdDuration>| { v.sort(); v[v.len() / 2] };
-        let (conocido, desconocido) = (mediana(&mut conocido), mediana(&mut desconocido));
+        // The fastest of each: what a login costs when nothing else runs
+        // (the other tests share the cores, and a median still moved 3×).
+        let minimo = |v: &[StdDuration]| v.iter().copied().min().unwrap();
+        let (conocido, desconocido) = (minimo(&conocido), minimo(&desconocido));
         // An argon2 verification is the bulk of both; without the decoy hash
-        // an unknown user would answer many times faster.
+        // an unknown user would answer a hundred times faster.
         assert!(
-            desconocido * 2 >= conocido && conocido * 2 >= desconocido,
+            desconocido * 4 >= conocido && conocido * 4 >= desconocido,
             "usuario existente {conocido:?}, desconocido {desconocido:?}"
         );
     }

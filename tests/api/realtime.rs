@@ -224,6 +224,55 @@ en_ambos_stores! {
             .await;
     }
 
+    async fn pantallas_en_varios_hilos_de_sockets_reciben_lo_suyo_en_orden_y_una_vez(backend) {
+        // Sockets are spread over the socket threads in turn; each thread
+        // gets each event once and puts it in its own screens' buzones.
+        let app = spawn_app_with(backend, |s| s.realtime.ws_hilos = 3).await;
+        let cadena = Cadena::nueva(app).await;
+        let (app, s1, s2) = (&cadena.app, cadena.s1, cadena.s2);
+        let mut jefa = app.socket(&app.token("jefa").await).await;
+        let mut pantallas = Vec::new();
+        for usuario in ["cocina1", "atencion1", "cocina2"] {
+            let token = app.token(usuario).await;
+            for _ in 0..4 {
+                pantallas.push((usuario, app.socket(&token).await));
+            }
+        }
+
+        let centro = (0..20)
+            .map(|n| match n % 2 {
+                0 => alerta(s1, n, "centro"),
+                _ => voucher(s1, n),
+            })
+            .collect();
+        let norte = (0..10).map(|n| alerta(s2, n, "norte")).collect();
+        futures_util::future::join(
+            cadena.publicar_en_paralelo("bot1", 3, centro),
+            cadena.publicar_en_paralelo("bot2", 2, norte),
+        )
+        .await;
+        // The monitor sees every event: who each one is for.
+        let mut esperados = [("cocina1", vec![]), ("atencion1", vec![]), ("cocina2", vec![])];
+        for e in jefa.eventos(30).await {
+            let para = match (e["tipo"].as_str(), e["sucursal_id"].as_i64()) {
+                (Some("voucher_nuevo"), _) => 1,
+                (_, Some(s)) if s == s1.0 => 0,
+                _ => 2,
+            };
+            esperados[para].1.push(e["id"].as_i64().unwrap());
+        }
+        assert!(esperados.iter().all(|(_, ids)| ids.len() == 10), "{esperados:?}");
+
+        join_all(pantallas.iter_mut().map(|(usuario, c)| {
+            let esperados = &esperados.iter().find(|(u, _)| u == usuario).unwrap().1;
+            async move {
+                assert_eq!(&ids(&c.eventos(esperados.len()).await), esperados, "{usuario}");
+                c.ningun_evento_en(CORTO).await;
+            }
+        }))
+        .await;
+    }
+
     async fn un_socket_sin_una_sesion_valida_se_cierra_con_4001(backend) {
         let cadena = Cadena::nueva(spawn_app(backend).await).await;
         let app = &cadena.app;
