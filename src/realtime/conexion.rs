@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix::{Addr, Arbiter, ArbiterHandle};
+use actix::{Addr, Arbiter};
 use actix_http::ws::{CloseCode, CloseReason, OpCode, Parser, ProtocolError};
 use actix_web::web::{Bytes, BytesMut};
 use bytestring::ByteString;
@@ -45,7 +45,7 @@ pub enum FrameCliente {
 /// The arbiters that run the sockets: their `Session` actors, writers and
 /// their side of the fan-out ([`Hilo`]).
 pub struct Enchufes {
-    arbitros: Vec<(ArbiterHandle, Hilo)>,
+    hilos: Vec<Hilo>,
     siguiente: AtomicUsize,
 }
 
@@ -54,22 +54,18 @@ impl Enchufes {
     pub fn new(n: usize) -> Self {
         // Dropping an `Arbiter` leaves its thread running; it ends with the
         // actix system.
-        let arbitros = (0..n.max(1))
-            .map(|i| {
-                let arbitro = Arbiter::new().handle();
-                let hilo = Hilo::new(i, &arbitro);
-                (arbitro, hilo)
-            })
+        let hilos = (0..n.max(1))
+            .map(|i| Hilo::new(i, Arbiter::new().handle()))
             .collect();
         Self {
-            arbitros,
+            hilos,
             siguiente: AtomicUsize::new(0),
         }
     }
 
-    fn elegir(&self) -> (ArbiterHandle, Hilo) {
-        let i = self.siguiente.fetch_add(1, Ordering::Relaxed) % self.arbitros.len();
-        self.arbitros[i].clone()
+    fn elegir(&self) -> Hilo {
+        let i = self.siguiente.fetch_add(1, Ordering::Relaxed) % self.hilos.len();
+        self.hilos[i].clone()
     }
 }
 
@@ -85,7 +81,6 @@ enum Destino {
     Sesion {
         nueva: Box<NuevaSession>,
         buzon: Arc<Buzon>,
-        arbitro: ArbiterHandle,
         hilo: Hilo,
         espera_escritura: Duration,
     },
@@ -100,13 +95,11 @@ impl Enganche {
         enchufes: &Enchufes,
         espera_escritura: Duration,
     ) -> Self {
-        let (arbitro, hilo) = enchufes.elegir();
         Self {
             destino: Some(Destino::Sesion {
                 nueva: Box::new(nueva),
                 buzon,
-                arbitro,
-                hilo,
+                hilo: enchufes.elegir(),
                 espera_escritura,
             }),
         }
@@ -132,7 +125,6 @@ impl Enganche {
             Some(Destino::Sesion {
                 nueva,
                 buzon,
-                arbitro,
                 hilo,
                 espera_escritura,
             }) => {
@@ -144,6 +136,7 @@ impl Enganche {
                         return baja(&nueva.dispatcher, nueva.id);
                     }
                 };
+                let arbitro = hilo.arbitro().clone();
                 let enviado = arbitro.spawn(async move {
                     match TcpStream::from_std(tcp) {
                         Ok(tcp) => arrancar(*nueva, buzon, hilo, tcp, leido, espera_escritura),

@@ -384,6 +384,7 @@ pub struct Salida {
 #[derive(Clone)]
 pub struct Hilo {
     indice: usize,
+    arbitro: ArbiterHandle,
     repartos: mpsc::UnboundedSender<Reparto>,
 }
 
@@ -401,21 +402,30 @@ pub struct Miembro {
 }
 
 impl Hilo {
-    /// The fan-out's end on `arbitro`'s thread (the `indice`-th socket
-    /// thread): events are delivered there in the order they were handed over.
-    pub fn new(indice: usize, arbitro: &ArbiterHandle) -> Self {
+    /// The `indice`-th socket thread, run by `arbitro`: events handed over
+    /// are delivered there in the order they were handed over.
+    pub fn new(indice: usize, arbitro: ArbiterHandle) -> Self {
         let (repartos, mut llegan) = mpsc::unbounded_channel::<Reparto>();
         arbitro.spawn(async move {
             while let Some(reparto) = llegan.recv().await {
                 reparto.entregar();
             }
         });
-        Self { indice, repartos }
+        Self {
+            indice,
+            arbitro,
+            repartos,
+        }
     }
 
     /// Which socket thread: members with the same one share a [`Reparto`].
     pub fn indice(&self) -> usize {
         self.indice
+    }
+
+    /// The thread's event loop, where its sockets' actors and writers run.
+    pub fn arbitro(&self) -> &ArbiterHandle {
+        &self.arbitro
     }
 
     /// Hands `reparto` to the thread; dropped if the thread is gone (and
