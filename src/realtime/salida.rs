@@ -4,13 +4,13 @@
 //!
 //! The hot path: the `Sucursal` hands an event once to each socket thread
 //! ([`Hilo`]) with that thread's members, and the thread puts the event's
-//! shared bytes straight into each member's buzon and wakes its writer, which
-//! encodes every queued frame into one chunk for one write (the
+//! shared bytes straight into each member's buzon and wakes its writer,
+//! which encodes every queued frame into one chunk for one write (the
 //! `Dispatcher` puts events for monitors, which are few, in their buzones
-//! itself). The `Session` actor owns
-//! everything else — the greeting, the replay, the heartbeat, the client's
-//! frames — and decides when the session goes live; the buzon keeps the
-//! order and the "each id once" promise across that switch, under one lock.
+//! itself). The `Session` actor owns everything else — the greeting, the
+//! replay, the heartbeat, the client's frames — and decides when the
+//! session goes live; the buzon keeps the order and the "each id once"
+//! promise across that switch, under one lock.
 
 use std::collections::VecDeque;
 use std::mem;

@@ -552,7 +552,8 @@ en_ambos_stores! {
         let minimo = |v: &[StdDuration]| v.iter().copied().min().unwrap();
         let (conocido, desconocido) = (minimo(&conocido), minimo(&desconocido));
         // An argon2 verification is the bulk of both; without the decoy hash
-        // an unknown user would answer a hundred times faster.
+        // an unknown user answers about ten times faster (20 ms against
+        // 1.7 ms in a debug build, checked with the decoy removed).
         assert!(
             desconocido * 4 >= conocido && conocido * 4 >= desconocido,
             "usuario existente {conocido:?}, desconocido {desconocido:?}"
