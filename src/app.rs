@@ -57,6 +57,8 @@ pub struct Arranque {
 pub struct Application {
     port: u16,
     server: Server,
+    /// `--shutdown-timeout`: how long a signalled stop may take.
+    gracia: Duration,
     store: Store,
     realtime: Realtime,
     pub arranque: Arranque,
@@ -123,12 +125,14 @@ impl Application {
             store.clone(),
             settings.rules_dir.clone(),
             settings.zona_horaria,
+            (&settings.reglas).into(),
         )
         .await?;
         actix_web::rt::spawn(reglas.clone().reportar_fallos(fallos));
         if let Err(e) = reglas::vigilar(reglas.clone()) {
             tracing::warn!(dir = %settings.rules_dir.display(), error = %e, "no se pueden vigilar las reglas: solo cambiarán por la API");
         }
+        let gracia = settings.shutdown_timeout;
         let nodo = Nodo::new(&settings.nodo, direccion.to_string());
         let realtime =
             Realtime::iniciar(store.clone(), settings.realtime.clone(), &reglas, nodo).await?;
@@ -147,6 +151,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            gracia,
             store,
             realtime,
             arranque: Arranque {
@@ -179,18 +184,45 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then closes the sockets with 1001 and
     /// lets in-flight requests finish.
+    ///
+    /// The signal is heard on a thread of its own, so that nothing running
+    /// on the node's event loops can keep it from being heard; and once it
+    /// is, the process ends within `--shutdown-timeout` plus
+    /// [`MARGEN_DE_SALIDA`] whatever it was doing: a stop that can't finish
+    /// (a database that does not answer, a connection that is never given
+    /// back) is cut short.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let parada = self.parada();
+        let (senal, recibida) = tokio::sync::oneshot::channel();
+        // Dropped when the server ends (stopped without a signal: a test).
+        let (servidor_vivo, servidor_terminado) = tokio::sync::oneshot::channel::<()>();
+        let limite = self.gracia + MARGEN_DE_SALIDA;
+        let oido = std::thread::Builder::new()
+            .name("senales".into())
+            .spawn(move || oir_senales(senal, servidor_terminado, limite));
+        if let Err(e) = oido {
+            tracing::error!(error = %e, "no se pueden oír las señales: solo para SIGKILL");
+        }
         actix_web::rt::spawn(async move {
-            esperar_senal().await;
-            tracing::info!("señal recibida: cerrando");
-            parada.parar().await;
+            if recibida.await.is_ok() {
+                tracing::info!("señal recibida: cerrando");
+                parada.parar().await;
+            }
         });
         let resultado = self.server.await;
-        if let Err(e) = self.store.baja_de_nodo(&self.realtime.nodo().id).await {
-            tracing::warn!(error = %e, "no se pudo dar de baja el nodo");
+        drop(servidor_vivo);
+        let despedida = async {
+            if let Err(e) = self.store.baja_de_nodo(&self.realtime.nodo().id).await {
+                tracing::warn!(error = %e, "no se pudo dar de baja el nodo");
+            }
+            self.store.close().await;
+        };
+        if tokio::time::timeout(MARGEN_DE_SALIDA, despedida)
+            .await
+            .is_err()
+        {
+            tracing::warn!("la base de datos no respondió al cerrar: se sale sin despedirse");
         }
-        self.store.close().await;
         resultado
     }
 }
@@ -349,6 +381,43 @@ fn escuchar(bind: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(bind)?;
     socket.listen(BACKLOG)?.into_std()
+}
+
+/// How much longer than `--shutdown-timeout` a signalled stop may take
+/// before the process ends regardless.
+pub const MARGEN_DE_SALIDA: Duration = Duration::from_secs(2);
+
+/// On its own thread: waits for SIGINT or SIGTERM, tells the node, and ends
+/// the process if it is still running `limite` later. Returns if the server
+/// ends without a signal.
+fn oir_senales(
+    senal: tokio::sync::oneshot::Sender<()>,
+    servidor_terminado: tokio::sync::oneshot::Receiver<()>,
+    limite: Duration,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "no se pueden oír las señales");
+            return;
+        }
+    };
+    let oida = runtime.block_on(async {
+        tokio::select! {
+            _ = esperar_senal() => true,
+            _ = servidor_terminado => false,
+        }
+    });
+    if !oida {
+        return;
+    }
+    let _ = senal.send(());
+    std::thread::sleep(limite);
+    tracing::error!(plazo = ?limite, "el cierre no terminó a tiempo: se fuerza la salida");
+    std::process::exit(1);
 }
 
 async fn esperar_senal() {

@@ -154,6 +154,9 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
 
     #[command(flatten)]
+    pub reglas: ReglasSettings,
+
+    #[command(flatten)]
     pub login: LoginSettings,
 
     #[command(flatten)]
@@ -195,6 +198,41 @@ pub struct LoginSettings {
         value_delimiter = ','
     )]
     pub proxies_de_confianza: Vec<IpAddr>,
+}
+
+/// How the rules are run: they are admins' scripts, so each call is bounded
+/// in time and runs on threads of its own (`reglas::pool`).
+#[derive(Debug, Clone, Args)]
+pub struct ReglasSettings {
+    /// Wall-clock time one rule call may take; past it the call is stopped
+    /// and the built-in default decides. A rule normally takes microseconds.
+    #[arg(long = "reglas-plazo", env = "COMANDA_REGLAS_PLAZO", value_parser = humantime::parse_duration, default_value = "50ms")]
+    pub plazo: Duration,
+
+    /// How long a rule that ran out of time three times in a row is not run
+    /// (the default decides, and the monitor is told).
+    #[arg(long = "reglas-pausa", env = "COMANDA_REGLAS_PAUSA", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub pausa: Duration,
+
+    /// Threads that evaluate the rules of events being published; 0 = one
+    /// per two cores, at least one. Escalation reviews and `probar` have one
+    /// thread of their own.
+    #[arg(
+        long = "reglas-hilos",
+        env = "COMANDA_REGLAS_HILOS",
+        default_value_t = 0
+    )]
+    pub hilos: usize,
+}
+
+impl From<&ReglasSettings> for crate::reglas::LimitesReglas {
+    fn from(s: &ReglasSettings) -> Self {
+        Self {
+            plazo: s.plazo,
+            pausa: s.pausa,
+            hilos: s.hilos,
+        }
+    }
 }
 
 /// This node among others on one Postgres (design §10).

@@ -2,6 +2,8 @@
 //! fallback) and the seed-compatible flat publication of `POST /api/eventos`
 //! and of flat JSON sent over a socket.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::auth::{Alcance, Permiso};
@@ -63,7 +65,7 @@ const ENTIDADES: [(&str, &str); 4] = [
 /// a kitchen alert (the priority sent is what the desk asked for).
 pub async fn publicar_plano(
     store: &Store,
-    reglas: &RuleEngine,
+    reglas: &Arc<RuleEngine>,
     autor: &Usuario,
     plano: Map<String, Value>,
 ) -> Result<Evento, PublicarError> {
@@ -82,7 +84,11 @@ pub async fn publicar_plano(
             .await?
             .map(|creado| (OffsetDateTime::now_utc() - creado).whole_minutes());
     }
-    decidir_plano(reglas, &mut nuevo, minutos_pedido);
+    if let (Some(sucursal_id), "alerta_cocina") = (nuevo.sucursal_id, nuevo.tipo.as_str()) {
+        let alerta = entrada_alerta(&nuevo, sucursal_id, minutos_pedido);
+        nuevo.prioridad = Some(reglas.decidir_prioridad(alerta).await);
+    }
+    reglas.decidir_destinos(&mut nuevo).await;
     Ok(store.publicar(&nuevo).await?)
 }
 
@@ -106,19 +112,15 @@ pub fn validar_plano(
     Ok(nuevo)
 }
 
-/// The rules' decisions on a validated flat event: `prioridad` for a kitchen
-/// alert of a sucursal (`minutos_pedido`: the age of the order it names, as
-/// the store knows it), `destinos` always.
+/// The rules' decisions on a validated flat event, on the calling thread
+/// (what [`publicar_plano`] decides on the rules' threads): `prioridad` for a
+/// kitchen alert of a sucursal (`minutos_pedido`: the age of the order it
+/// names, as the store knows it), `destinos` always. For the fuzz target.
 #[doc(hidden)]
 pub fn decidir_plano(reglas: &RuleEngine, nuevo: &mut NuevoEvento, minutos_pedido: Option<i64>) {
     if let (Some(sucursal_id), "alerta_cocina") = (nuevo.sucursal_id, nuevo.tipo.as_str()) {
-        nuevo.prioridad = Some(reglas.prioridad(&EntradaAlerta {
-            mensaje: texto(&nuevo.payload, "mensaje"),
-            prioridad_pedida: nuevo.prioridad,
-            pedido_id: nuevo.payload.get("pedido_id").and_then(Value::as_i64),
-            sucursal_id,
-            minutos_pedido,
-        }));
+        let alerta = entrada_alerta(nuevo, sucursal_id, minutos_pedido);
+        nuevo.prioridad = Some(reglas.prioridad(&alerta));
     }
     nuevo.destinos = reglas.destinos(&EntradaEvento {
         tipo: &nuevo.tipo,
@@ -127,6 +129,21 @@ pub fn decidir_plano(reglas: &RuleEngine, nuevo: &mut NuevoEvento, minutos_pedid
         prioridad: nuevo.prioridad,
         payload: &nuevo.payload,
     });
+}
+
+/// What `prioridad(alerta)` sees of a flat kitchen alert.
+fn entrada_alerta(
+    nuevo: &NuevoEvento,
+    sucursal_id: SucursalId,
+    minutos_pedido: Option<i64>,
+) -> EntradaAlerta {
+    EntradaAlerta {
+        mensaje: texto(&nuevo.payload, "mensaje"),
+        prioridad_pedida: nuevo.prioridad,
+        pedido_id: nuevo.payload.get("pedido_id").and_then(Value::as_i64),
+        sucursal_id,
+        minutos_pedido,
+    }
 }
 
 fn texto(payload: &Map<String, Value>, campo: &str) -> String {

@@ -260,8 +260,15 @@ pub enum CausaFallo {
     Compilacion,
     /// An error, or an answer outside the allowed set.
     Ejecucion,
-    /// Stopped at the operations limit: a loop that never ends.
+    /// Stopped at the operations limit or its wall-clock deadline (a loop
+    /// that never ends, work too heavy for a decision), or its answer did
+    /// not reach the caller in time.
     TiempoAgotado,
+    /// Not run: the rules' queue was full.
+    Sobrecarga,
+    /// Not run: the rule ran out of time several times in a row and is
+    /// paused (`--reglas-pausa`).
+    Suspendida,
 }
 
 impl CausaFallo {
@@ -270,6 +277,8 @@ impl CausaFallo {
             CausaFallo::Compilacion => "compilacion",
             CausaFallo::Ejecucion => "ejecucion",
             CausaFallo::TiempoAgotado => "tiempo_agotado",
+            CausaFallo::Sobrecarga => "sobrecarga",
+            CausaFallo::Suspendida => "suspendida",
         }
     }
 }

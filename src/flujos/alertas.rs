@@ -2,10 +2,15 @@
 //! kitchen marks the alert read and the desk learns who read it and when.
 
 use serde_json::json;
-use time::OffsetDateTime;
 
-use super::{Contexto, FlujoError, en_alcance, rfc3339};
-use crate::modelo::{AlertaCocina, AlertaId, NuevaAlertaCocina, Usuario};
+use super::{Contexto, FlujoError, ID_POR_ASIGNAR, ahora, en_alcance, rfc3339};
+use serde_json::Map;
+
+use crate::modelo::{
+    AlertaCocina, AlertaId, Destinos, Entidad, Evento, NuevaAlertaCocina, NuevoEvento, Prioridad,
+    Usuario,
+};
+use crate::realtime::cocina::AlertaAbierta;
 use crate::reglas::EntradaAlerta;
 use crate::store::{Idempotencia, NuevaAlerta};
 
@@ -17,7 +22,7 @@ pub async fn alertar_cocina(
 ) -> Result<AlertaCocina, FlujoError> {
     let nueva = nueva.validar()?;
     let sucursal = ctx.sucursal_para(autor, nueva.sucursal_id).await?;
-    let ahora = OffsetDateTime::now_utc();
+    let ahora = ahora();
     let minutos_pedido = match nueva.pedido_id {
         Some(id) => {
             let pedido = ctx
@@ -34,13 +39,16 @@ pub async fn alertar_cocina(
         }
         None => None,
     };
-    let prioridad = ctx.reglas.prioridad(&EntradaAlerta {
-        mensaje: nueva.mensaje.clone(),
-        prioridad_pedida: nueva.prioridad,
-        pedido_id: nueva.pedido_id.map(|p| p.0),
-        sucursal_id: sucursal,
-        minutos_pedido,
-    });
+    let prioridad = ctx
+        .reglas
+        .decidir_prioridad(EntradaAlerta {
+            mensaje: nueva.mensaje.clone(),
+            prioridad_pedida: nueva.prioridad,
+            pedido_id: nueva.pedido_id.map(|p| p.0),
+            sucursal_id: sucursal,
+            minutos_pedido,
+        })
+        .await;
     let fila = NuevaAlerta {
         pedido_id: nueva.pedido_id,
         usuario_envia: autor.id,
@@ -49,26 +57,20 @@ pub async fn alertar_cocina(
         prioridad,
         fecha_envio: ahora,
     };
-    let (alerta, _) = ctx
-        .store
-        .crear_alerta(
-            &fila,
-            |a| {
-                ctx.evento(
-                    "alerta_cocina",
-                    None,
-                    sucursal,
-                    autor,
-                    ("ALERTA", a.id.0),
-                    Some(a.prioridad),
-                    json!({"alerta_id": a.id, "pedido_id": a.pedido_id, "mensaje": a.mensaje,
-                           "prioridad_pedida": nueva.prioridad, "usuario_envia": a.usuario_envia,
-                           "enviada_por": autor.nombre, "fecha_envio": rfc3339(a.fecha_envio)}),
-                )
-            },
-            idem,
+    let evento = ctx
+        .evento(
+            "alerta_cocina",
+            None,
+            sucursal,
+            autor,
+            ("ALERTA", ID_POR_ASIGNAR),
+            Some(prioridad),
+            json!({"pedido_id": fila.pedido_id, "mensaje": fila.mensaje,
+                   "prioridad_pedida": nueva.prioridad, "usuario_envia": autor.id,
+                   "enviada_por": autor.nombre, "fecha_envio": rfc3339(ahora)}),
         )
-        .await?;
+        .await;
+    let (alerta, _) = ctx.store.crear_alerta(&fila, evento, idem).await?;
     Ok(alerta)
 }
 
@@ -85,31 +87,66 @@ pub async fn marcar_leida(
         .await?
         .ok_or_else(|| FlujoError::NoEncontrado(format!("la alerta {id} no existe")))?;
     en_alcance(autor, actual.sucursal_id)?;
+    if actual.leida {
+        return Err(ya_leida(id));
+    }
+    let ahora = ahora();
+    let evento = ctx
+        .evento(
+            "alerta_leida",
+            None,
+            actual.sucursal_id,
+            autor,
+            ("ALERTA", actual.id.0),
+            Some(actual.prioridad),
+            json!({"alerta_id": actual.id, "pedido_id": actual.pedido_id, "mensaje": actual.mensaje,
+                   "leida_por": autor.id, "leida_por_nombre": autor.nombre,
+                   "fecha_lectura": rfc3339(ahora)}),
+        )
+        .await;
     let leida = ctx
         .store
-        .leer_alerta(
-            id,
-            autor.id,
-            |a| {
-                ctx.evento(
-                    "alerta_leida",
-                    None,
-                    a.sucursal_id,
-                    autor,
-                    ("ALERTA", a.id.0),
-                    Some(a.prioridad),
-                    json!({"alerta_id": a.id, "pedido_id": a.pedido_id, "mensaje": a.mensaje,
-                           "leida_por": autor.id, "leida_por_nombre": autor.nombre,
-                           "fecha_lectura": a.fecha_lectura.map(rfc3339)}),
-                )
-            },
-            idem,
-        )
+        .leer_alerta(id, autor.id, ahora, evento, idem)
         .await?;
-    match leida {
-        Some((alerta, _)) => Ok(alerta),
-        None => Err(FlujoError::Conflicto(format!(
-            "la alerta {id} ya estaba leída"
-        ))),
+    leida.map(|(alerta, _)| alerta).ok_or_else(|| ya_leida(id))
+}
+
+fn ya_leida(id: AlertaId) -> FlujoError {
+    FlujoError::Conflicto(format!("la alerta {id} ya estaba leída"))
+}
+
+/// Raises an unread alert the escalation rule chose to raise, from the
+/// priority the kitchen holds to `hasta`: `None` when it was read or
+/// changed meanwhile (the conditional write finds nothing; no event).
+pub async fn escalar_alerta(
+    ctx: &Contexto,
+    alerta: &AlertaAbierta,
+    minutos_sin_leer: i64,
+    hasta: Prioridad,
+) -> Result<Option<Evento>, FlujoError> {
+    let mut evento = NuevoEvento {
+        tipo: "alerta_escalada".into(),
+        subtipo: None,
+        payload: Map::new(),
+        usuario_id: None,
+        sucursal_id: Some(alerta.sucursal_id),
+        entidad: Some(Entidad {
+            tipo: "ALERTA".into(),
+            id: alerta.id,
+        }),
+        prioridad: Some(hasta),
+        destinos: Destinos::NINGUNO,
+    };
+    let payload = json!({"alerta_id": alerta.id, "pedido_id": alerta.pedido_id,
+                         "mensaje": alerta.mensaje, "desde": alerta.prioridad,
+                         "minutos_sin_leer": minutos_sin_leer});
+    if let serde_json::Value::Object(payload) = payload {
+        evento.payload = payload;
     }
+    ctx.reglas.decidir_destinos(&mut evento).await;
+    let escalada = ctx
+        .store
+        .escalar_alerta(AlertaId(alerta.id), alerta.prioridad, hasta, &evento)
+        .await?;
+    Ok(escalada)
 }

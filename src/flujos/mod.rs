@@ -1,13 +1,14 @@
 //! The seed's workflows (orders, kitchen alerts, refills, vouchers) as domain
-//! calls: each checks scope, lets the rules decide, and writes its row and its
-//! event in one transaction; the event reaches the screens after commit.
+//! calls: each checks scope, lets the rules decide — before any transaction
+//! opens, on the rules' own threads — and writes its row and its event in one
+//! transaction; the event reaches the screens after commit.
 
 mod alertas;
 mod pedidos;
 mod refills;
 mod vouchers;
 
-pub use alertas::{alertar_cocina, marcar_leida};
+pub use alertas::{alertar_cocina, escalar_alerta, marcar_leida};
 pub use pedidos::{aprobar_pedido, cambiar_estado_pedido, crear_pedido};
 pub use refills::{cambiar_estado_refill, pedir_refill};
 pub use vouchers::{aprobar_voucher, rechazar_voucher, registrar_voucher};
@@ -17,8 +18,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::auth::Alcance;
-use crate::modelo::{Entidad, Invalido, NuevoEvento, Prioridad, SucursalId, Usuario};
-use crate::reglas::{EntradaEvento, RuleEngine};
+use crate::modelo::{Destinos, Entidad, Invalido, NuevoEvento, Prioridad, SucursalId, Usuario};
+use crate::reglas::RuleEngine;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,9 +63,11 @@ impl Contexto {
         Ok(sucursal)
     }
 
-    /// An event of a workflow, its audiences decided by the rules.
+    /// An event of a workflow, its audiences decided by the rules. Built
+    /// before the write: an event about a row the write creates gets the
+    /// row's id from the store ([`NuevoEvento::con_id_de_fila`]).
     #[allow(clippy::too_many_arguments)]
-    fn evento(
+    async fn evento(
         &self,
         tipo: &str,
         subtipo: Option<&str>,
@@ -78,14 +81,7 @@ impl Contexto {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        let destinos = self.reglas.destinos(&EntradaEvento {
-            tipo,
-            subtipo,
-            sucursal_id: Some(sucursal),
-            prioridad,
-            payload: &payload,
-        });
-        NuevoEvento {
+        let mut nuevo = NuevoEvento {
             tipo: tipo.into(),
             subtipo: subtipo.map(Into::into),
             payload,
@@ -96,10 +92,16 @@ impl Contexto {
                 id: entidad.1,
             }),
             prioridad,
-            destinos,
-        }
+            destinos: Destinos::NINGUNO,
+        };
+        self.reglas.decidir_destinos(&mut nuevo).await;
+        nuevo
     }
 }
+
+/// The entity id of an event about a row not yet written; the store puts
+/// the row's id in its place.
+const ID_POR_ASIGNAR: i64 = 0;
 
 /// 403 unless `sucursal` is in the caller's scope.
 fn en_alcance(autor: &Usuario, sucursal: SucursalId) -> Result<(), FlujoError> {
@@ -108,6 +110,14 @@ fn en_alcance(autor: &Usuario, sucursal: SucursalId) -> Result<(), FlujoError> {
     } else {
         Err(FlujoError::Prohibido)
     }
+}
+
+/// Now, to the microsecond: what Postgres keeps of a time, so that an event
+/// built before its write carries exactly the time the row will hold.
+fn ahora() -> time::OffsetDateTime {
+    let t = time::OffsetDateTime::now_utc();
+    t.replace_microsecond(t.microsecond())
+        .expect("a microsecond of a valid time is valid")
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{Contexto, FlujoError, en_alcance};
+use super::{Contexto, FlujoError, ID_POR_ASIGNAR, en_alcance};
 use crate::modelo::{EstadoPedido, NuevoPedido, OrigenPedido, Pedido, PedidoId, Rol, Usuario};
 use crate::store::Idempotencia;
 
@@ -20,26 +20,21 @@ pub async fn crear_pedido(
         Rol::Servicio => OrigenPedido::Whatsapp,
         _ => OrigenPedido::Tienda,
     };
+    let evento = ctx
+        .evento(
+            "pedido_nuevo",
+            Some(origen.as_str()),
+            sucursal,
+            autor,
+            ("PEDIDO", ID_POR_ASIGNAR),
+            None,
+            json!({"origen": origen, "cliente": nuevo.cliente, "detalle": nuevo.detalle,
+                   "total": nuevo.total, "estado": EstadoPedido::Pendiente}),
+        )
+        .await;
     let (pedido, _) = ctx
         .store
-        .crear_pedido(
-            sucursal,
-            origen,
-            &nuevo,
-            |p| {
-                ctx.evento(
-                    "pedido_nuevo",
-                    Some(origen.as_str()),
-                    sucursal,
-                    autor,
-                    ("PEDIDO", p.id.0),
-                    None,
-                    json!({"pedido_id": p.id, "origen": p.origen, "cliente": p.cliente,
-                           "detalle": p.detalle, "total": p.total, "estado": p.estado}),
-                )
-            },
-            idem,
-        )
+        .crear_pedido(sucursal, origen, &nuevo, evento, idem)
         .await?;
     Ok(pedido)
 }
@@ -111,26 +106,21 @@ async fn mover(
     idem: Option<&Idempotencia>,
 ) -> Result<Pedido, FlujoError> {
     let desde = actual.estado;
+    let evento = ctx
+        .evento(
+            tipo,
+            None,
+            actual.sucursal_id,
+            autor,
+            ("PEDIDO", actual.id.0),
+            None,
+            json!({"pedido_id": actual.id, "desde": desde, "estado": hasta,
+                   "cliente": actual.cliente, "total": actual.total}),
+        )
+        .await;
     let movido = ctx
         .store
-        .cambiar_estado_pedido(
-            actual.id,
-            desde,
-            hasta,
-            |p| {
-                ctx.evento(
-                    tipo,
-                    None,
-                    p.sucursal_id,
-                    autor,
-                    ("PEDIDO", p.id.0),
-                    None,
-                    json!({"pedido_id": p.id, "desde": desde, "estado": p.estado,
-                           "cliente": p.cliente, "total": p.total}),
-                )
-            },
-            idem,
-        )
+        .cambiar_estado_pedido(actual.id, desde, hasta, evento, idem)
         .await?;
     match movido {
         Some((pedido, _)) => Ok(pedido),

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{Contexto, FlujoError, en_alcance};
+use super::{Contexto, FlujoError, ID_POR_ASIGNAR, en_alcance};
 use crate::modelo::{EstadoRefill, NuevoRefill, RefillId, SolicitudRefill, Usuario};
 use crate::store::Idempotencia;
 
@@ -14,26 +14,21 @@ pub async fn pedir_refill(
 ) -> Result<SolicitudRefill, FlujoError> {
     let nuevo = nuevo.validar()?;
     let sucursal = ctx.sucursal_para(autor, nuevo.sucursal_id).await?;
+    let evento = ctx
+        .evento(
+            "refill_solicitado",
+            None,
+            sucursal,
+            autor,
+            ("REFILL", ID_POR_ASIGNAR),
+            None,
+            json!({"producto": nuevo.producto, "cantidad": nuevo.cantidad, "nota": nuevo.nota,
+                   "estado": EstadoRefill::Pendiente, "pedido_por": autor.nombre}),
+        )
+        .await;
     let (refill, _) = ctx
         .store
-        .crear_refill(
-            sucursal,
-            autor.id,
-            &nuevo,
-            |r| {
-                ctx.evento(
-                    "refill_solicitado",
-                    None,
-                    sucursal,
-                    autor,
-                    ("REFILL", r.id.0),
-                    None,
-                    json!({"refill_id": r.id, "producto": r.producto, "cantidad": r.cantidad,
-                           "nota": r.nota, "estado": r.estado, "pedido_por": autor.nombre}),
-                )
-            },
-            idem,
-        )
+        .crear_refill(sucursal, autor.id, &nuevo, evento, idem)
         .await?;
     Ok(refill)
 }
@@ -65,28 +60,22 @@ pub async fn cambiar_estado_refill(
             actual.estado
         )));
     }
+    let evento = ctx
+        .evento(
+            "refill_estado",
+            None,
+            actual.sucursal_id,
+            autor,
+            ("REFILL", actual.id.0),
+            None,
+            json!({"refill_id": actual.id, "producto": actual.producto, "cantidad": actual.cantidad,
+                   "desde": actual.estado, "estado": estado,
+                   "atendido_por": autor.id, "atendido_por_nombre": autor.nombre}),
+        )
+        .await;
     let movido = ctx
         .store
-        .cambiar_estado_refill(
-            id,
-            actual.estado,
-            estado,
-            autor.id,
-            |r| {
-                ctx.evento(
-                    "refill_estado",
-                    None,
-                    r.sucursal_id,
-                    autor,
-                    ("REFILL", r.id.0),
-                    None,
-                    json!({"refill_id": r.id, "producto": r.producto, "cantidad": r.cantidad,
-                           "desde": actual.estado, "estado": r.estado,
-                           "atendido_por": autor.id, "atendido_por_nombre": autor.nombre}),
-                )
-            },
-            idem,
-        )
+        .cambiar_estado_refill(id, actual.estado, estado, autor.id, evento, idem)
         .await?;
     movido
         .map(|(r, _)| r)

@@ -8,9 +8,9 @@
 
 use serde_json::json;
 
-use super::{Contexto, FlujoError, en_alcance};
+use super::{Contexto, FlujoError, ID_POR_ASIGNAR, en_alcance};
 use crate::modelo::{
-    EstadoVoucher, Invalido, NuevoEvento, NuevoVoucher, Pedido, Rol, Usuario, Voucher, VoucherId,
+    EstadoPedido, EstadoVoucher, Invalido, NuevoVoucher, Rol, Usuario, Voucher, VoucherId,
 };
 use crate::store::{Idempotencia, Revision};
 
@@ -37,26 +37,23 @@ pub async fn registrar_voucher(
         Rol::Servicio => "whatsapp",
         _ => "tienda",
     };
+    // `voucher_id` and `posible_duplicado` come with the row.
+    let evento = ctx
+        .evento(
+            "voucher_nuevo",
+            Some(subtipo),
+            sucursal,
+            autor,
+            ("VOUCHER", ID_POR_ASIGNAR),
+            None,
+            json!({"pedido_id": nuevo.pedido_id, "monto": nuevo.monto,
+                   "numero_operacion": nuevo.numero_operacion, "imagen_url": nuevo.imagen_url,
+                   "telefono": nuevo.telefono}),
+        )
+        .await;
     let (voucher, _) = ctx
         .store
-        .crear_voucher(
-            sucursal,
-            &nuevo,
-            |v| {
-                ctx.evento(
-                    "voucher_nuevo",
-                    Some(subtipo),
-                    sucursal,
-                    autor,
-                    ("VOUCHER", v.id.0),
-                    None,
-                    json!({"voucher_id": v.id, "pedido_id": v.pedido_id, "monto": v.monto,
-                           "numero_operacion": v.numero_operacion, "imagen_url": v.imagen_url,
-                           "telefono": v.telefono, "posible_duplicado": v.posible_duplicado}),
-                )
-            },
-            idem,
-        )
+        .crear_voucher(sucursal, &nuevo, evento, idem)
         .await?;
     if voucher.posible_duplicado {
         tracing::warn!(voucher = %voucher.id, sucursal = %sucursal, "número de operación repetido: posible voucher duplicado");
@@ -118,49 +115,58 @@ async fn revisar(
             actual.estado
         )));
     }
-    let revision = Revision {
-        estado,
-        motivo,
-        revisor: autor.id,
-        aprobar_pedido: estado == EstadoVoucher::Aprobado,
-    };
     let tipo = match estado {
         EstadoVoucher::Aprobado => "voucher_aprobado",
         _ => "voucher_rechazado",
     };
+    let evento = ctx
+        .evento(
+            tipo,
+            None,
+            actual.sucursal_id,
+            autor,
+            ("VOUCHER", actual.id.0),
+            None,
+            json!({"voucher_id": actual.id, "pedido_id": actual.pedido_id, "monto": actual.monto,
+                   "numero_operacion": actual.numero_operacion, "motivo": motivo,
+                   "revisado_por": autor.id, "revisado_por_nombre": autor.nombre}),
+        )
+        .await;
+    // Approving the payment approves its order, if it is still waiting: the
+    // store moves it only if it is PENDIENTE when the voucher is written.
+    let pedido = match (estado, actual.pedido_id) {
+        (EstadoVoucher::Aprobado, Some(p)) => ctx
+            .store
+            .pedido(p)
+            .await?
+            .filter(|p| p.estado == EstadoPedido::Pendiente),
+        _ => None,
+    };
+    let evento_pedido = match pedido {
+        Some(p) => Some(
+            ctx.evento(
+                "pedido_aprobado",
+                None,
+                p.sucursal_id,
+                autor,
+                ("PEDIDO", p.id.0),
+                None,
+                json!({"pedido_id": p.id, "desde": EstadoPedido::Pendiente,
+                       "estado": EstadoPedido::EnPreparacion, "cliente": p.cliente,
+                       "total": p.total, "por_voucher": actual.id}),
+            )
+            .await,
+        ),
+        None => None,
+    };
+    let revision = Revision {
+        estado,
+        motivo,
+        revisor: autor.id,
+    };
     let revisado = ctx
         .store
-        .revisar_voucher(
-            id,
-            &revision,
-            |v, pedido: Option<&Pedido>| {
-                let mut eventos: Vec<NuevoEvento> = vec![ctx.evento(
-                    tipo,
-                    None,
-                    v.sucursal_id,
-                    autor,
-                    ("VOUCHER", v.id.0),
-                    None,
-                    json!({"voucher_id": v.id, "pedido_id": v.pedido_id, "monto": v.monto,
-                           "numero_operacion": v.numero_operacion, "motivo": v.motivo,
-                           "revisado_por": autor.id, "revisado_por_nombre": autor.nombre}),
-                )];
-                if let Some(p) = pedido {
-                    eventos.push(ctx.evento(
-                        "pedido_aprobado",
-                        None,
-                        p.sucursal_id,
-                        autor,
-                        ("PEDIDO", p.id.0),
-                        None,
-                        json!({"pedido_id": p.id, "desde": "PENDIENTE", "estado": p.estado,
-                               "cliente": p.cliente, "total": p.total, "por_voucher": v.id}),
-                    ));
-                }
-                eventos
-            },
-            idem,
-        )
+        .revisar_voucher(id, &revision, evento, evento_pedido, idem)
         .await?;
     revisado.map(|(v, _)| v).ok_or_else(|| {
         FlujoError::Conflicto(format!("el voucher {id} fue revisado mientras tanto"))

@@ -100,7 +100,8 @@ async fn validar(
 ) -> Result<HttpResponse, ApiError> {
     quien.exigir(Permiso::EditarReglas)?;
     reglas
-        .validar(nombre(&ruta)?, &body.fuente)
+        .validar(nombre(&ruta)?, body.into_inner().fuente)
+        .await
         .map_err(ApiError::ReglaInvalida)?;
     Ok(HttpResponse::Ok().json(json!({ "valida": true })))
 }
@@ -126,19 +127,17 @@ async fn probar(
     body: web::Json<Prueba>,
 ) -> Result<HttpResponse, ApiError> {
     quien.exigir(Permiso::EditarReglas)?;
-    let n = nombre(&body.nombre)?;
-    let compilada = match &body.fuente {
-        Some(fuente) => Some(
-            reglas
-                .motor()
-                .compilar(n, fuente)
-                .map_err(ApiError::ReglaInvalida)?,
-        ),
-        None => None,
-    };
+    let Prueba {
+        nombre: n,
+        fuente,
+        muestra,
+        minutos_sin_leer,
+    } = body.into_inner();
     let prueba = reglas
         .motor()
-        .probar(n, compilada.as_ref(), &body.muestra, body.minutos_sin_leer);
+        .decidir_prueba(nombre(&n)?, fuente, muestra, minutos_sin_leer)
+        .await
+        .map_err(ApiError::ReglaInvalida)?;
     Ok(HttpResponse::Ok().json(prueba))
 }
 

@@ -1,5 +1,5 @@
-//! `/healthz` (the process answers), `/readyz` (the store is reachable and
-//! migrated) and `/metrics` (Prometheus).
+//! `/healthz` (the process answers), `/readyz` (the store is reachable,
+//! migrated and takes writes) and `/metrics` (Prometheus).
 
 use std::time::Duration;
 
@@ -37,7 +37,7 @@ async fn readyz(store: web::Data<Store>) -> HttpResponse {
         return sin_base();
     };
     match preparacion {
-        Ok(Preparacion::Lista) => HttpResponse::Ok().json(json!({"estado": "listo"})),
+        Ok(Preparacion::Lista) => escrituras(&store).await,
         Ok(Preparacion::MigracionesPendientes) => {
             HttpResponse::ServiceUnavailable().json(json!({"estado": "migraciones_pendientes"}))
         }
@@ -45,6 +45,27 @@ async fn readyz(store: web::Data<Store>) -> HttpResponse {
         Err(e) => {
             tracing::warn!(error = %e, "readyz: base de datos no disponible");
             sin_base()
+        }
+    }
+}
+
+/// Ready only if a write could commit now: a node whose writes all wait
+/// behind a held turn or lock answers reads but no write, and a load
+/// balancer must send its traffic elsewhere.
+async fn escrituras(store: &Store) -> HttpResponse {
+    let bloqueadas =
+        || HttpResponse::ServiceUnavailable().json(json!({"estado": "escrituras_bloqueadas"}));
+    match tokio::time::timeout(PLAZO, store.escritura_posible()).await {
+        Ok(Ok(true)) => HttpResponse::Ok().json(json!({"estado": "listo"})),
+        Ok(Ok(false)) => HttpResponse::ServiceUnavailable().json(json!({"estado": "solo_lectura"})),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readyz: no se puede escribir");
+            store.sospechar(&e);
+            bloqueadas()
+        }
+        Err(_) => {
+            tracing::warn!(plazo = ?PLAZO, "readyz: una escritura no podría hacerse a tiempo");
+            bloqueadas()
         }
     }
 }

@@ -86,6 +86,22 @@ pub struct NuevoEvento {
     pub destinos: Destinos,
 }
 
+impl NuevoEvento {
+    /// The id of the row the event is about, known only once the row is
+    /// written: it becomes the event's entity id and the payload's field for
+    /// it (`alerta_id` for an `ALERTA`, `pedido_id` for a `PEDIDO`, …). The
+    /// workflows build and route an event before its transaction opens; the
+    /// store completes it with this.
+    pub fn con_id_de_fila(mut self, id: i64) -> Self {
+        if let Some(entidad) = &mut self.entidad {
+            entidad.id = id;
+            self.payload
+                .insert(format!("{}_id", entidad.tipo.to_lowercase()), id.into());
+        }
+        self
+    }
+}
+
 /// A row of `eventos_realtime`: the audit log and what a replay reads.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Evento {

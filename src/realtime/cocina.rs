@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use futures_util::future::BoxFuture;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -40,11 +41,12 @@ pub struct RefillAbierto {
     pub estado: EstadoRefill,
 }
 
-/// The review hook: asked on every tick for every unread alert. It acts on
-/// its own (store the new priority, publish the change); the kitchen only
-/// keeps time and state.
+/// The review hook: given the unread alerts on every tick, it acts on its
+/// own (decides off this thread, stores the new priorities, publishes the
+/// changes); the kitchen only keeps time and state, and starts no review
+/// while the last one is still running.
 pub trait Escalador: Send + Sync {
-    fn revisar(&self, alerta: &AlertaAbierta, minutos_sin_leer: i64);
+    fn revisar(&self, alertas: Vec<AlertaAbierta>) -> BoxFuture<'static, ()>;
 }
 
 pub struct Cocina {
@@ -58,6 +60,8 @@ pub struct Cocina {
     /// `None` until the store was read; events that arrive before are held.
     cargada_hasta: Option<EventoId>,
     en_espera: Vec<Arc<EventoPublicado>>,
+    /// A review is running (a slow rule must not pile reviews up).
+    revisando: bool,
 }
 
 impl Cocina {
@@ -78,6 +82,7 @@ impl Cocina {
             refills: BTreeMap::new(),
             cargada_hasta: None,
             en_espera: Vec::new(),
+            revisando: false,
         }
     }
 
@@ -174,15 +179,23 @@ impl Cocina {
         });
     }
 
-    fn revisar(&self) {
+    fn revisar(&mut self, ctx: &mut Context<Self>) {
         let Some(escalador) = &self.escalador else {
             return;
         };
-        let ahora = OffsetDateTime::now_utc();
-        for alerta in self.alertas.values() {
-            let minutos = (ahora - alerta.fecha_envio).whole_minutes();
-            escalador.revisar(alerta, minutos);
+        if self.alertas.is_empty() {
+            return;
         }
+        if self.revisando {
+            tracing::debug!(sucursal = %self.sucursal, "la revisión anterior sigue en curso");
+            return;
+        }
+        self.revisando = true;
+        escalador
+            .revisar(self.alertas.values().cloned().collect())
+            .into_actor(self)
+            .map(|(), cocina, _| cocina.revisando = false)
+            .spawn(ctx);
     }
 }
 
@@ -237,7 +250,7 @@ impl Actor for Cocina {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.cargar_desde_store(ctx);
-        ctx.run_interval(self.intervalo, |cocina, _| cocina.revisar());
+        ctx.run_interval(self.intervalo, |cocina, ctx| cocina.revisar(ctx));
     }
 }
 

@@ -22,6 +22,7 @@ use actix::prelude::*;
 
 use crate::auth::Autenticado;
 use crate::config::RealtimeSettings;
+use crate::flujos::Contexto;
 use crate::modelo::Rol;
 use crate::reglas::{EscaladoPorReglas, Reglas, RuleEngine};
 use crate::store::{Store, StoreError};
@@ -80,8 +81,10 @@ impl Realtime {
             .map(|s| s.id)
             .collect();
         let escalado = EscaladoPorReglas {
-            motor: motor.clone(),
-            store: store.clone(),
+            ctx: Contexto {
+                store: store.clone(),
+                reglas: motor.clone(),
+            },
         };
         let dispatcher = Dispatcher::new(
             store.clone(),

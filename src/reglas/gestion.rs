@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use time::UtcOffset;
 use tokio::sync::{Mutex, mpsc};
 
-use super::{ErrorCompilacion, Fallo, RuleEngine};
+use super::{ErrorCompilacion, Fallo, LimitesReglas, RuleEngine};
 use crate::metricas::{self, CausaFallo};
 use crate::modelo::{
     Audiencia, Destinos, Entidad, Evento, NombreRegla, NuevoEvento, Usuario, VersionRegla,
@@ -58,8 +58,9 @@ impl Reglas {
         store: Store,
         dir: PathBuf,
         zona: UtcOffset,
+        limites: LimitesReglas,
     ) -> Result<(Self, mpsc::UnboundedReceiver<Fallo>), StoreError> {
-        let (motor, fallos) = RuleEngine::new(zona);
+        let (motor, fallos) = RuleEngine::con_limites(zona, limites);
         let reglas = Self {
             motor: Arc::new(motor),
             store,
@@ -98,8 +99,16 @@ impl Reglas {
         }
     }
 
-    pub fn validar(&self, nombre: NombreRegla, fuente: &str) -> Result<(), ErrorCompilacion> {
-        self.motor.compilar(nombre, fuente).map(|_| ())
+    /// Compiles `fuente` (on the rules' background lane) and drops it.
+    pub async fn validar(
+        &self,
+        nombre: NombreRegla,
+        fuente: String,
+    ) -> Result<(), ErrorCompilacion> {
+        self.motor
+            .decidir_compilacion(nombre, fuente)
+            .await
+            .map(|_| ())
     }
 
     /// `PUT /api/reglas/{nombre}`: compile, record the version (and its
@@ -207,7 +216,8 @@ impl Reglas {
         }
         let compilada = self
             .motor
-            .compilar(nombre, &vigente.fuente)
+            .decidir_compilacion(nombre, vigente.fuente.clone())
+            .await
             .map_err(GestionError::NoCompila)?;
         // In force first: the watcher then finds the file equal to the rule.
         self.motor.instalar(nombre, compilada);
@@ -249,10 +259,14 @@ impl Reglas {
         autor: Option<&Usuario>,
         origen: Origen,
     ) -> Result<VersionRegla, GestionError> {
-        let compilada = self.motor.compilar(nombre, fuente).map_err(|e| {
-            metricas::regla_fallida(nombre, CausaFallo::Compilacion);
-            GestionError::NoCompila(e)
-        })?;
+        let compilada = self
+            .motor
+            .decidir_compilacion(nombre, fuente.to_owned())
+            .await
+            .map_err(|e| {
+                metricas::regla_fallida(nombre, CausaFallo::Compilacion);
+                GestionError::NoCompila(e)
+            })?;
         let _turno = self.guardando.lock().await;
         let ya_vigente = self
             .store

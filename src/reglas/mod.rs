@@ -3,15 +3,24 @@
 //! reload, and never trusted: a script that fails, runs too long or answers
 //! something outside the allowed set is counted, logged with its line, reported
 //! as a `regla_fallida` event — and the built-in default decides instead.
+//!
+//! The engine evaluates on the thread that calls it (`prioridad`,
+//! `destinos`, `escalar`, `probar`); the node calls it through its
+//! `decidir_*` methods, which run the evaluation on the rules' own threads
+//! ([`pool`]) and never from an event loop or inside a write transaction. Every
+//! call has an operations budget and a wall-clock deadline; a rule that runs
+//! out of time [`PLAZOS_SEGUIDOS`] times in a row is paused (the default
+//! decides, without running it) for `--reglas-pausa`.
 
 mod escalado;
 mod gestion;
 mod motor;
+pub mod pool;
 mod vigilante;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use rhai::{AST, CallFnOptions, Dynamic, Engine, EvalAltResult, FuncArgs, Map, Scope};
@@ -25,7 +34,33 @@ pub use vigilante::vigilar;
 
 use crate::eventos::destinos_por_defecto;
 use crate::metricas::{self, CausaFallo};
-use crate::modelo::{Audiencia, Destinos, NombreRegla, Prioridad, SucursalId};
+use crate::modelo::{Audiencia, Destinos, NombreRegla, NuevoEvento, Prioridad, SucursalId};
+use pool::{Lane, RulePool};
+
+/// Time-outs in a row after which a rule is paused.
+pub const PLAZOS_SEGUIDOS: u32 = 3;
+
+/// The bounds of evaluation (the `--reglas-*` settings).
+#[derive(Debug, Clone, Copy)]
+pub struct LimitesReglas {
+    /// Wall-clock time one rule call may take.
+    pub plazo: Duration,
+    /// How long a rule that ran out of time [`PLAZOS_SEGUIDOS`] times in a
+    /// row is not run.
+    pub pausa: Duration,
+    /// Threads of the publication lane; 0 = one per two cores.
+    pub hilos: usize,
+}
+
+impl Default for LimitesReglas {
+    fn default() -> Self {
+        Self {
+            plazo: Duration::from_millis(50),
+            pausa: Duration::from_secs(10),
+            hilos: 0,
+        }
+    }
+}
 
 /// A script that does not compile: where, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -89,11 +124,32 @@ pub struct EntradaEscalado<'a> {
     pub sucursal_id: SucursalId,
 }
 
-/// Counters of one rule since start.
+/// Counters of one rule since start, and its pause.
 #[derive(Debug, Default)]
 struct Contadores {
     evaluaciones: AtomicU64,
     fallos: AtomicU64,
+    /// Calls in a row that ran out of time.
+    plazos_seguidos: AtomicU32,
+    /// Not run until then.
+    pausada_hasta: Mutex<Option<Instant>>,
+}
+
+impl Contadores {
+    fn pausada(&self) -> bool {
+        let hasta = *self.pausada_hasta.lock().unwrap_or_else(|e| e.into_inner());
+        hasta.is_some_and(|h| Instant::now() < h)
+    }
+
+    fn pausar(&self, pausa: Duration) {
+        *self.pausada_hasta.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Instant::now() + pausa);
+    }
+
+    fn reanudar(&self) {
+        self.plazos_seguidos.store(0, Ordering::Relaxed);
+        *self.pausada_hasta.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -108,6 +164,8 @@ pub struct RuleEngine {
     contadores: [Contadores; 3],
     fallos: mpsc::UnboundedSender<Fallo>,
     zona: UtcOffset,
+    limites: LimitesReglas,
+    pool: RulePool,
 }
 
 impl std::fmt::Debug for RuleEngine {
@@ -120,8 +178,16 @@ impl std::fmt::Debug for RuleEngine {
 
 impl RuleEngine {
     /// An engine with no script installed (every decision is the default),
-    /// and the stream of its run-time failures.
+    /// with the default limits, and the stream of its run-time failures.
     pub fn new(zona: UtcOffset) -> (Self, mpsc::UnboundedReceiver<Fallo>) {
+        Self::con_limites(zona, LimitesReglas::default())
+    }
+
+    /// [`RuleEngine::new`] with the given limits.
+    pub fn con_limites(
+        zona: UtcOffset,
+        limites: LimitesReglas,
+    ) -> (Self, mpsc::UnboundedReceiver<Fallo>) {
         let (fallos, recibidos) = mpsc::unbounded_channel();
         let engine = Self {
             engine: motor::motor(),
@@ -129,8 +195,14 @@ impl RuleEngine {
             contadores: Default::default(),
             fallos,
             zona,
+            limites,
+            pool: RulePool::new(limites.hilos),
         };
         (engine, recibidos)
+    }
+
+    pub fn limites(&self) -> LimitesReglas {
+        self.limites
     }
 
     /// Compiles `fuente` and checks it defines the rule's function.
@@ -169,9 +241,11 @@ impl RuleEngine {
     }
 
     /// Makes `compilada` the rule in force, atomically: a call in progress
-    /// finishes on the old script, the next one runs the new.
+    /// finishes on the old script, the next one runs the new (a paused rule
+    /// is paused no more).
     pub fn instalar(&self, nombre: NombreRegla, compilada: Compilada) {
         self.activas[indice(nombre)].store(Some(Arc::new(compilada)));
+        self.contadores[indice(nombre)].reanudar();
     }
 
     pub fn activa(&self, nombre: NombreRegla) -> Option<Arc<Compilada>> {
@@ -247,9 +321,12 @@ impl RuleEngine {
         let Some(regla) = self.activa(nombre) else {
             return defecto;
         };
-        self.contadores[indice(nombre)]
-            .evaluaciones
-            .fetch_add(1, Ordering::Relaxed);
+        let contadores = &self.contadores[indice(nombre)];
+        contadores.evaluaciones.fetch_add(1, Ordering::Relaxed);
+        if contadores.pausada() {
+            self.sin_correr(nombre, sucursal_id, CausaFallo::Suspendida);
+            return defecto;
+        }
         let inicio = Instant::now();
         let decision = self.correr(nombre, &regla.ast, args(&regla)).and_then(|d| {
             parse(d).map_err(|mensaje| Fallo {
@@ -263,6 +340,16 @@ impl RuleEngine {
         });
         let causa = decision.as_ref().err().map(|f| f.causa);
         metricas::regla_evaluada(nombre, inicio.elapsed(), causa);
+        if causa == Some(CausaFallo::TiempoAgotado) {
+            let seguidos = contadores.plazos_seguidos.fetch_add(1, Ordering::Relaxed) + 1;
+            if seguidos >= PLAZOS_SEGUIDOS {
+                contadores.plazos_seguidos.store(0, Ordering::Relaxed);
+                contadores.pausar(self.limites.pausa);
+                tracing::warn!(regla = %nombre.archivo(), pausa = ?self.limites.pausa, "regla en pausa: se pasó de su plazo {PLAZOS_SEGUIDOS} veces seguidas");
+            }
+        } else {
+            contadores.plazos_seguidos.store(0, Ordering::Relaxed);
+        }
         match decision {
             Ok(valor) => valor,
             Err(mut fallo) => {
@@ -280,28 +367,208 @@ impl RuleEngine {
         args: impl FuncArgs,
     ) -> Result<Dynamic, Fallo> {
         let opciones = CallFnOptions::new().eval_ast(false).rewind_scope(false);
-        self.engine
-            .call_fn_with_options::<Dynamic>(
+        motor::con_plazo(self.limites.plazo, || {
+            self.engine.call_fn_with_options::<Dynamic>(
                 opciones,
                 &mut Scope::new(),
                 ast,
                 nombre.funcion().0,
                 args,
             )
-            .map_err(|e| {
-                let pos = e.position();
-                let causa = match *e {
-                    EvalAltResult::ErrorTooManyOperations(_) => CausaFallo::TiempoAgotado,
-                    _ => CausaFallo::Ejecucion,
-                };
-                Fallo {
-                    regla: nombre,
-                    linea: pos.line(),
-                    columna: pos.position(),
-                    mensaje: e.to_string(),
-                    sucursal_id: None,
-                    causa,
-                }
+        })
+        .map_err(|e| {
+            let pos = e.position();
+            let (causa, mensaje) = if motor::plazo_vencido(&e) {
+                let plazo = humantime::format_duration(self.limites.plazo);
+                (
+                    CausaFallo::TiempoAgotado,
+                    format!("la regla se pasó de su plazo de {plazo}"),
+                )
+            } else if matches!(*e, EvalAltResult::ErrorTooManyOperations(_)) {
+                (CausaFallo::TiempoAgotado, e.to_string())
+            } else {
+                (CausaFallo::Ejecucion, e.to_string())
+            };
+            Fallo {
+                regla: nombre,
+                linea: pos.line(),
+                columna: pos.position(),
+                mensaje,
+                sucursal_id: None,
+                causa,
+            }
+        })
+    }
+
+    /// The default decided without running the rule: why, counted and
+    /// reported like any failure. The message is the same for every call of
+    /// the spell, so that the monitor hears it once (see
+    /// [`Reglas::reportar_fallos`]); only the first call of a pause is logged.
+    fn sin_correr(&self, nombre: NombreRegla, sucursal_id: Option<SucursalId>, causa: CausaFallo) {
+        let mensaje = match causa {
+            CausaFallo::Suspendida => format!(
+                "la regla se pasó de su plazo {PLAZOS_SEGUIDOS} veces seguidas: decide el valor por defecto durante {}",
+                humantime::format_duration(self.limites.pausa)
+            ),
+            CausaFallo::Sobrecarga => {
+                "demasiadas evaluaciones en espera: decide el valor por defecto".to_owned()
+            }
+            _ => format!(
+                "la regla no respondió en {}: decide el valor por defecto",
+                humantime::format_duration(self.espera())
+            ),
+        };
+        metricas::regla_fallida(nombre, causa);
+        self.contadores[indice(nombre)]
+            .fallos
+            .fetch_add(1, Ordering::Relaxed);
+        if causa != CausaFallo::Suspendida {
+            tracing::warn!(regla = %nombre.archivo(), %mensaje, "regla sin evaluar");
+        }
+        let _ = self.fallos.send(Fallo {
+            regla: nombre,
+            linea: None,
+            columna: None,
+            mensaje,
+            sucursal_id,
+            causa,
+        });
+    }
+
+    /// How long a caller waits for a decision before the default decides:
+    /// the call's own deadline and room for a few queued before it.
+    fn espera(&self) -> Duration {
+        self.limites.plazo * 4
+    }
+
+    /// Runs `evaluar` on the rules' `lane`: the default decides, reported,
+    /// when the lane is full or the answer is later than [`Self::espera`].
+    async fn en_hilos<T: Send + 'static>(
+        self: &Arc<Self>,
+        lane: Lane,
+        nombre: NombreRegla,
+        sucursal_id: Option<SucursalId>,
+        defecto: T,
+        evaluar: impl FnOnce(&RuleEngine) -> T + Send + 'static,
+    ) -> T {
+        // No script: the default, without a trip to another thread.
+        if self.activa(nombre).is_none() {
+            return defecto;
+        }
+        let motor = self.clone();
+        let causa = match self.pool.submit(lane, move || evaluar(&motor)) {
+            Ok(respuesta) => match tokio::time::timeout(self.espera(), respuesta).await {
+                Ok(Ok(decision)) => return decision,
+                _ => CausaFallo::TiempoAgotado,
+            },
+            Err(pool::Busy) => CausaFallo::Sobrecarga,
+        };
+        self.contadores[indice(nombre)]
+            .evaluaciones
+            .fetch_add(1, Ordering::Relaxed);
+        self.sin_correr(nombre, sucursal_id, causa);
+        defecto
+    }
+
+    /// [`RuleEngine::prioridad`] on the rules' threads.
+    pub async fn decidir_prioridad(self: &Arc<Self>, alerta: EntradaAlerta) -> Prioridad {
+        let defecto = alerta.prioridad_pedida.unwrap_or(Prioridad::Normal);
+        let sucursal = Some(alerta.sucursal_id);
+        self.en_hilos(
+            Lane::Publication,
+            NombreRegla::Prioridad,
+            sucursal,
+            defecto,
+            move |motor| motor.prioridad(&alerta),
+        )
+        .await
+    }
+
+    /// Sets `nuevo.destinos` by [`RuleEngine::destinos`], on the rules'
+    /// threads. The rule sees the event as it will be published, except
+    /// what only its write assigns (a new row's id).
+    pub async fn decidir_destinos(self: &Arc<Self>, nuevo: &mut NuevoEvento) {
+        let defecto = destinos_por_defecto(&nuevo.tipo);
+        let (tipo, subtipo, sucursal_id, prioridad, payload) = (
+            nuevo.tipo.clone(),
+            nuevo.subtipo.clone(),
+            nuevo.sucursal_id,
+            nuevo.prioridad,
+            nuevo.payload.clone(),
+        );
+        nuevo.destinos = self
+            .en_hilos(
+                Lane::Publication,
+                NombreRegla::Destinos,
+                sucursal_id,
+                defecto,
+                move |motor| {
+                    motor.destinos(&EntradaEvento {
+                        tipo: &tipo,
+                        subtipo: subtipo.as_deref(),
+                        sucursal_id,
+                        prioridad,
+                        payload: &payload,
+                    })
+                },
+            )
+            .await;
+    }
+
+    /// Runs `trabajo` on the background lane (escalation reviews, compiling
+    /// and trying drafts) and waits for it as long as it takes; `None` if the
+    /// lane is full.
+    pub async fn en_fondo<T: Send + 'static>(
+        self: &Arc<Self>,
+        trabajo: impl FnOnce(&RuleEngine) -> T + Send + 'static,
+    ) -> Option<T> {
+        let motor = self.clone();
+        let respuesta = self
+            .pool
+            .submit(Lane::Background, move || trabajo(&motor))
+            .ok()?;
+        respuesta.await.ok()
+    }
+
+    /// `POST /api/reglas/probar` on the background lane: compiles `fuente`
+    /// if given (else runs the rule in force) and runs it on `muestra`.
+    pub async fn decidir_prueba(
+        self: &Arc<Self>,
+        nombre: NombreRegla,
+        fuente: Option<String>,
+        muestra: serde_json::Value,
+        minutos_sin_leer: i64,
+    ) -> Result<Prueba, ErrorCompilacion> {
+        let trabajo = self.en_fondo(move |motor| {
+            let compilada = fuente.map(|f| motor.compilar(nombre, &f)).transpose()?;
+            Ok(motor.probar(nombre, compilada.as_ref(), &muestra, minutos_sin_leer))
+        });
+        // Compiling and a run within their deadline, and a queue ahead.
+        match tokio::time::timeout(self.espera() * 2, trabajo).await {
+            Ok(Some(prueba)) => prueba,
+            Ok(None) => Ok(Prueba::sin_respuesta(
+                "demasiadas pruebas en espera: inténtalo de nuevo en un momento",
+            )),
+            Err(_) => Ok(Prueba::sin_respuesta(
+                "la prueba no terminó a tiempo: la regla es demasiado lenta",
+            )),
+        }
+    }
+
+    /// Compiles on the background lane (see [`RuleEngine::compilar`]).
+    pub async fn decidir_compilacion(
+        self: &Arc<Self>,
+        nombre: NombreRegla,
+        fuente: String,
+    ) -> Result<Compilada, ErrorCompilacion> {
+        self.en_fondo(move |motor| motor.compilar(nombre, &fuente))
+            .await
+            .unwrap_or_else(|| {
+                Err(ErrorCompilacion {
+                    linea: None,
+                    columna: None,
+                    mensaje: "el compilador de reglas está ocupado: inténtalo de nuevo".into(),
+                })
             })
     }
 
@@ -427,6 +694,16 @@ pub struct Prueba {
     pub decision: Option<serde_json::Value>,
     pub fallo: Option<String>,
     pub micros: f64,
+}
+
+impl Prueba {
+    fn sin_respuesta(motivo: &str) -> Self {
+        Prueba {
+            decision: None,
+            fallo: Some(motivo.to_owned()),
+            micros: 0.0,
+        }
+    }
 }
 
 fn indice(nombre: NombreRegla) -> usize {

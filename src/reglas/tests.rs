@@ -2,6 +2,8 @@
 
 use super::*;
 
+use std::time::{Duration, Instant};
+
 const PRIORIDAD: &str = include_str!("../../rules/prioridad.rhai");
 const DESTINOS: &str = include_str!("../../rules/destinos.rhai");
 const ESCALADO: &str = include_str!("../../rules/escalado.rhai");
@@ -274,4 +276,152 @@ fn una_regla_que_lee_el_payload_lo_recibe() {
     };
     assert_eq!(reglas.destinos(&e), Destinos::de(&[Audiencia::Atencion]));
     assert!(fallos.try_recv().is_err());
+}
+
+/// A script that burns its whole budget on string searches: each operation
+/// is slow, so the operations limit alone would let it run for ~0.7 s.
+const BUSQUEDA_LENTA: &str = r#"
+fn prioridad(a) {
+    let s = "";
+    s.pad(16000, "x");
+    let aguja = "";
+    aguja.pad(8000, "x");
+    aguja += "y";
+    let n = 0;
+    loop { if s.contains(aguja) { n += 1; } }
+}"#;
+
+fn con_plazo(plazo_ms: u64) -> (RuleEngine, mpsc::UnboundedReceiver<Fallo>) {
+    RuleEngine::con_limites(
+        UtcOffset::UTC,
+        LimitesReglas {
+            plazo: Duration::from_millis(plazo_ms),
+            pausa: Duration::from_secs(60),
+            hilos: 1,
+        },
+    )
+}
+
+#[test]
+fn sleep_no_esta_disponible_en_las_reglas() {
+    let (reglas, mut fallos) = RuleEngine::new(UtcOffset::UTC);
+    for llamada in [
+        "sleep(3.0)",
+        "sleep(3)",
+        r#"Fn("sleep").call(3)"#,
+        r#"call(Fn("sleep"), 3.0)"#,
+    ] {
+        instalar(
+            &reglas,
+            NombreRegla::Prioridad,
+            &format!(r#"fn prioridad(a) {{ {llamada}; "urgente" }}"#),
+        );
+        let inicio = Instant::now();
+        assert_eq!(
+            reglas.prioridad(&alerta("x", Some(Prioridad::Alta), None)),
+            Prioridad::Alta,
+            "{llamada}: decide el defecto"
+        );
+        assert!(
+            inicio.elapsed() < Duration::from_secs(1),
+            "{llamada} no durmió: {:?}",
+            inicio.elapsed()
+        );
+        let fallo = fallos.try_recv().expect("el fallo se reporta");
+        assert!(
+            fallo.mensaje.contains("sleep"),
+            "{llamada}: {}",
+            fallo.mensaje
+        );
+    }
+}
+
+#[test]
+fn una_regla_lenta_la_para_su_plazo_aunque_le_queden_operaciones() {
+    let (reglas, mut fallos) = con_plazo(20);
+    instalar(&reglas, NombreRegla::Prioridad, BUSQUEDA_LENTA);
+    let inicio = Instant::now();
+    assert_eq!(
+        reglas.prioridad(&alerta("x", Some(Prioridad::Alta), None)),
+        Prioridad::Alta
+    );
+    let tardo = inicio.elapsed();
+    let fallo = fallos.try_recv().expect("el fallo se reporta");
+    assert_eq!(fallo.causa, CausaFallo::TiempoAgotado);
+    assert!(fallo.mensaje.contains("plazo"), "{}", fallo.mensaje);
+    // Without the deadline it ran for the 50,000 operations: ~0.7 s in
+    // release, seconds in a debug build.
+    assert!(tardo < Duration::from_millis(300), "{tardo:?}");
+}
+
+#[test]
+fn tras_tres_plazos_seguidos_la_regla_descansa_y_decide_el_defecto_sin_correr() {
+    let (reglas, mut fallos) = con_plazo(5);
+    instalar(&reglas, NombreRegla::Prioridad, BUSQUEDA_LENTA);
+    for _ in 0..PLAZOS_SEGUIDOS {
+        reglas.prioridad(&alerta("x", None, None));
+    }
+    let causas: Vec<_> = std::iter::from_fn(|| fallos.try_recv().ok())
+        .map(|f| f.causa)
+        .collect();
+    assert_eq!(
+        causas,
+        vec![CausaFallo::TiempoAgotado; PLAZOS_SEGUIDOS as usize]
+    );
+    let inicio = Instant::now();
+    for _ in 0..100 {
+        assert_eq!(
+            reglas.prioridad(&alerta("x", Some(Prioridad::Urgente), None)),
+            Prioridad::Urgente
+        );
+    }
+    assert!(
+        inicio.elapsed() < Duration::from_millis(100),
+        "en pausa no corre: {:?}",
+        inicio.elapsed()
+    );
+    let fallo = fallos
+        .try_recv()
+        .expect("cada decisión por defecto se reporta");
+    assert_eq!(fallo.causa, CausaFallo::Suspendida);
+    assert_eq!(
+        reglas.contadores(NombreRegla::Prioridad).fallos,
+        u64::from(PLAZOS_SEGUIDOS) + 100
+    );
+    // A new version is run again at once.
+    instalar(
+        &reglas,
+        NombreRegla::Prioridad,
+        r#"fn prioridad(a) { "alta" }"#,
+    );
+    assert_eq!(reglas.prioridad(&alerta("x", None, None)), Prioridad::Alta);
+}
+
+#[tokio::test]
+async fn decidir_corre_en_los_hilos_de_reglas_y_no_espera_a_una_regla_lenta() {
+    let (reglas, mut fallos) = con_plazo(20);
+    let reglas = Arc::new(reglas);
+    instalar(
+        &reglas,
+        NombreRegla::Prioridad,
+        r#"fn prioridad(a) { if a.mensaje == "hilo" { "alta" } else { "normal" } }"#,
+    );
+    assert_eq!(
+        reglas.decidir_prioridad(alerta("hilo", None, None)).await,
+        Prioridad::Alta
+    );
+    instalar(&reglas, NombreRegla::Prioridad, BUSQUEDA_LENTA);
+    let inicio = Instant::now();
+    assert_eq!(
+        reglas
+            .decidir_prioridad(alerta("x", Some(Prioridad::Alta), None))
+            .await,
+        Prioridad::Alta
+    );
+    assert!(
+        inicio.elapsed() < Duration::from_millis(300),
+        "{:?}",
+        inicio.elapsed()
+    );
+    assert!(fallos.try_recv().is_ok());
 }

@@ -27,11 +27,12 @@ pub struct NuevaAlerta {
 }
 
 impl Store {
-    /// Inserts the alert and its event (built from the row) in one transaction.
+    /// Inserts the alert and its event (completed with the alert's id) in
+    /// one transaction.
     pub async fn crear_alerta(
         &self,
         nueva: &NuevaAlerta,
-        evento: impl FnOnce(&AlertaCocina) -> NuevoEvento,
+        evento: NuevoEvento,
         idem: Option<&Idempotencia>,
     ) -> Result<(AlertaCocina, Evento), StoreError> {
         let hecho = on_pool!(self, p => {
@@ -50,7 +51,8 @@ impl Store {
             .bind(nueva.fecha_envio)
             .fetch_one(&mut *tx)
             .await?;
-            let publicar = Publicar::de_fila(evento(&alerta), &alerta, idem);
+            let evento = evento.con_id_de_fila(alerta.id.0);
+            let publicar = Publicar::de_fila(evento, &alerta, idem);
             let mut eventos = commit_publicando!(self, tx, publicar).await?;
             Ok::<_, sqlx::Error>((alerta, eventos.remove(0)))
         })?;
@@ -64,7 +66,7 @@ impl Store {
         id: AlertaId,
         desde: Prioridad,
         hasta: Prioridad,
-        evento: impl FnOnce(&AlertaCocina) -> NuevoEvento,
+        evento: &NuevoEvento,
     ) -> Result<Option<Evento>, StoreError> {
         let hecho = on_pool!(self, p => {
             let mut tx = p.begin_write().await?;
@@ -79,10 +81,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             match alerta {
-                Some(alerta) => {
-                    let nuevo = evento(&alerta);
-                    commit_con_evento!(self, tx, &nuevo).await.map(Some)
-                }
+                Some(_) => commit_con_evento!(self, tx, evento).await.map(Some),
                 None => Ok(None),
             }
         })?;
@@ -121,12 +120,14 @@ impl Store {
         Ok(filas)
     }
 
-    /// Marks an unread alert read by `por`; `None` if it was already read.
+    /// Marks an unread alert read by `por` at `fecha`; `None` if it was
+    /// already read.
     pub async fn leer_alerta(
         &self,
         id: AlertaId,
         por: UsuarioId,
-        evento: impl FnOnce(&AlertaCocina) -> NuevoEvento,
+        fecha: OffsetDateTime,
+        evento: NuevoEvento,
         idem: Option<&Idempotencia>,
     ) -> Result<Option<(AlertaCocina, Evento)>, StoreError> {
         let hecho = on_pool!(self, p => {
@@ -137,14 +138,14 @@ impl Store {
                 columnas_alerta!()
             ))
             .bind(id)
-            .bind(OffsetDateTime::now_utc())
+            .bind(fecha)
             .bind(por)
             .fetch_optional(&mut *tx)
             .await?;
             match alerta {
                 None => Ok(None),
                 Some(alerta) => {
-                    let publicar = Publicar::de_fila(evento(&alerta), &alerta, idem);
+                    let publicar = Publicar::de_fila(evento, &alerta, idem);
                     let mut eventos = commit_publicando!(self, tx, publicar).await?;
                     Ok::<_, sqlx::Error>(Some((alerta, eventos.remove(0))))
                 }

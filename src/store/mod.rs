@@ -226,6 +226,38 @@ impl Store {
         })
     }
 
+    /// Whether a write could commit now: takes the publication turn (this
+    /// node's, and on Postgres the cluster's) and the database's write
+    /// access, and gives them back without writing. A turn or a lock that
+    /// some writer holds and does not give back — a wedged node — makes this
+    /// wait; `/readyz` bounds the wait and reads it as "not ready".
+    /// `false`: the database only reads (a standby).
+    pub async fn escritura_posible(&self) -> Result<bool, StoreError> {
+        let _turno = self.publicacion.turno().await;
+        match (&self.pool, &self.sonda) {
+            (Pool::Postgres(_), Some(sonda)) => {
+                use eventos::TurnoCompartido as _;
+                let mut tx = sonda.begin().await?;
+                let solo_lectura: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if solo_lectura {
+                    return Ok(false);
+                }
+                (*tx).tomar_turno().await?;
+                tx.rollback().await?;
+            }
+            (Pool::Postgres(p), None) => {
+                p.acquire().await?;
+            }
+            (Pool::Sqlite(p), _) => {
+                let tx = p.begin_write().await?;
+                tx.rollback().await?;
+            }
+        }
+        Ok(true)
+    }
+
     pub async fn close(&self) {
         if let Some(sonda) = &self.sonda {
             sonda.close().await;

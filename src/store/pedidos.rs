@@ -29,7 +29,7 @@ impl Store {
         sucursal: SucursalId,
         origen: OrigenPedido,
         nuevo: &NuevoPedido,
-        evento: impl FnOnce(&Pedido) -> NuevoEvento,
+        evento: NuevoEvento,
         idem: Option<&Idempotencia>,
     ) -> Result<(Pedido, Evento), StoreError> {
         let hecho = on_pool!(self, p => {
@@ -48,8 +48,8 @@ impl Store {
             .bind(ahora)
             .fetch_one(&mut *tx)
             .await?;
-            let publicar = Publicar::de_fila(evento(&pedido), &pedido, idem)
-                .con_pendientes(sucursal);
+            let evento = evento.con_id_de_fila(pedido.id.0);
+            let publicar = Publicar::de_fila(evento, &pedido, idem).con_pendientes(sucursal);
             let mut eventos = commit_publicando!(self, tx, publicar).await?;
             Ok::<_, sqlx::Error>((pedido, eventos.remove(0)))
         })?;
@@ -108,7 +108,7 @@ impl Store {
         id: PedidoId,
         desde: EstadoPedido,
         hasta: EstadoPedido,
-        evento: impl FnOnce(&Pedido) -> NuevoEvento,
+        evento: NuevoEvento,
         idem: Option<&Idempotencia>,
     ) -> Result<Option<(Pedido, Evento)>, StoreError> {
         let hecho = on_pool!(self, p => {
@@ -126,8 +126,8 @@ impl Store {
             match pedido {
                 None => Ok(None),
                 Some(pedido) => {
-                    let publicar = Publicar::de_fila(evento(&pedido), &pedido, idem)
-                .con_pendientes(pedido.sucursal_id);
+                    let publicar = Publicar::de_fila(evento, &pedido, idem)
+                        .con_pendientes(pedido.sucursal_id);
                     let mut eventos = commit_publicando!(self, tx, publicar).await?;
                     Ok::<_, sqlx::Error>(Some((pedido, eventos.remove(0))))
                 }

@@ -21,7 +21,7 @@ impl Store {
         sucursal: SucursalId,
         usuario: UsuarioId,
         nuevo: &NuevoRefill,
-        evento: impl FnOnce(&SolicitudRefill) -> NuevoEvento,
+        evento: NuevoEvento,
         idem: Option<&Idempotencia>,
     ) -> Result<(SolicitudRefill, Evento), StoreError> {
         let hecho = on_pool!(self, p => {
@@ -39,7 +39,8 @@ impl Store {
             .bind(OffsetDateTime::now_utc())
             .fetch_one(&mut *tx)
             .await?;
-            let publicar = Publicar::de_fila(evento(&refill), &refill, idem);
+            let evento = evento.con_id_de_fila(refill.id.0);
+            let publicar = Publicar::de_fila(evento, &refill, idem);
             let mut eventos = commit_publicando!(self, tx, publicar).await?;
             Ok::<_, sqlx::Error>((refill, eventos.remove(0)))
         })?;
@@ -85,7 +86,7 @@ impl Store {
         desde: EstadoRefill,
         hasta: EstadoRefill,
         por: UsuarioId,
-        evento: impl FnOnce(&SolicitudRefill) -> NuevoEvento,
+        evento: NuevoEvento,
         idem: Option<&Idempotencia>,
     ) -> Result<Option<(SolicitudRefill, Evento)>, StoreError> {
         let hecho = on_pool!(self, p => {
@@ -105,7 +106,7 @@ impl Store {
             match refill {
                 None => Ok(None),
                 Some(refill) => {
-                    let publicar = Publicar::de_fila(evento(&refill), &refill, idem);
+                    let publicar = Publicar::de_fila(evento, &refill, idem);
                     let mut eventos = commit_publicando!(self, tx, publicar).await?;
                     Ok::<_, sqlx::Error>(Some((refill, eventos.remove(0))))
                 }

@@ -30,8 +30,6 @@ pub struct Revision {
     pub estado: EstadoVoucher,
     pub motivo: Option<String>,
     pub revisor: UsuarioId,
-    /// Also move the voucher's order from PENDIENTE to EN_PREPARACION.
-    pub aprobar_pedido: bool,
 }
 
 impl Store {
@@ -39,7 +37,7 @@ impl Store {
         &self,
         sucursal: SucursalId,
         nuevo: &NuevoVoucher,
-        evento: impl FnOnce(&Voucher) -> NuevoEvento,
+        evento: NuevoEvento,
         idem: Option<&Idempotencia>,
     ) -> Result<(Voucher, Evento), StoreError> {
         let hecho = on_pool!(self, p => {
@@ -61,7 +59,12 @@ impl Store {
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
-            let publicar = Publicar::de_fila(evento(&voucher), &voucher, idem);
+            // Whether the number was seen before is known only now.
+            let mut evento = evento.con_id_de_fila(voucher.id.0);
+            evento
+                .payload
+                .insert("posible_duplicado".into(), voucher.posible_duplicado.into());
+            let publicar = Publicar::de_fila(evento, &voucher, idem);
             let mut eventos = commit_publicando!(self, tx, publicar).await?;
             Ok::<_, sqlx::Error>((voucher, eventos.remove(0)))
         })?;
@@ -100,14 +103,15 @@ impl Store {
         Ok(filas)
     }
 
-    /// Reviews a pending voucher — and, when asked, approves its pending
-    /// order — with their events, in one transaction. `None` when the voucher
-    /// is no longer pending.
+    /// Reviews a pending voucher — and, when `evento_pedido` is given,
+    /// approves its order if it is still PENDIENTE — with their events, in
+    /// one transaction. `None` when the voucher is no longer pending.
     pub async fn revisar_voucher(
         &self,
         id: VoucherId,
         revision: &Revision,
-        eventos: impl FnOnce(&Voucher, Option<&Pedido>) -> Vec<NuevoEvento>,
+        evento: NuevoEvento,
+        evento_pedido: Option<NuevoEvento>,
         idem: Option<&Idempotencia>,
     ) -> Result<Option<(Voucher, Vec<Evento>)>, StoreError> {
         let hecho = on_pool!(self, p => {
@@ -132,8 +136,8 @@ impl Store {
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
-            let pedido: Option<Pedido> = match (revision.aprobar_pedido, voucher.pedido_id) {
-                (true, Some(pedido_id)) => sqlx::query_as(
+            let pedido: Option<Pedido> = match (&evento_pedido, voucher.pedido_id) {
+                (Some(_), Some(pedido_id)) => sqlx::query_as(
                     "UPDATE pedidos SET estado = $3, actualizado = $4 WHERE id = $1 AND estado = $2
                      RETURNING id, sucursal_id, origen, cliente, detalle, total, estado, creado, actualizado",
                 )
@@ -145,8 +149,10 @@ impl Store {
                 .await?,
                 _ => None,
             };
+            let mut eventos = vec![evento];
+            eventos.extend(evento_pedido.filter(|_| pedido.is_some()));
             let publicar = Publicar {
-                eventos: eventos(&voucher, pedido.as_ref()),
+                eventos,
                 pendientes_de: pedido.as_ref().map(|p| p.sucursal_id),
                 idempotencia: idem.map(|i| i.con(&voucher)),
             };

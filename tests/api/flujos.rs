@@ -1433,7 +1433,7 @@ en_ambos_stores! {
             .store
             .crear_alerta(
                 &alerta,
-                |a| evento_imposible("alerta_cocina", &atencion1, ("ALERTA", a.id.0)),
+                evento_imposible("alerta_cocina", &atencion1, ("ALERTA", 0)),
                 Some(&idem("a")),
             )
             .await;
@@ -1455,7 +1455,7 @@ en_ambos_stores! {
                 s1,
                 OrigenPedido::Tienda,
                 &nuevo,
-                |p| evento_imposible("pedido_nuevo", &atencion1, ("PEDIDO", p.id.0)),
+                evento_imposible("pedido_nuevo", &atencion1, ("PEDIDO", 0)),
                 Some(&idem("p")),
             )
             .await;
@@ -1466,7 +1466,7 @@ en_ambos_stores! {
                 pedido_id,
                 EstadoPedido::Pendiente,
                 EstadoPedido::Cancelado,
-                |p| evento_imposible("pedido_estado", &atencion1, ("PEDIDO", p.id.0)),
+                evento_imposible("pedido_estado", &atencion1, ("PEDIDO", pedido_id.0)),
                 None,
             )
             .await;
@@ -1493,7 +1493,7 @@ en_ambos_stores! {
                 s1,
                 UsuarioId(atencion1.id),
                 &refill,
-                |r| evento_imposible("refill_solicitado", &atencion1, ("REFILL", r.id.0)),
+                evento_imposible("refill_solicitado", &atencion1, ("REFILL", 0)),
                 None,
             )
             .await;
@@ -1516,7 +1516,7 @@ en_ambos_stores! {
             .crear_voucher(
                 s1,
                 &otro,
-                |v| evento_imposible("voucher_nuevo", &atencion1, ("VOUCHER", v.id.0)),
+                evento_imposible("voucher_nuevo", &atencion1, ("VOUCHER", 0)),
                 None,
             )
             .await;
@@ -1525,24 +1525,18 @@ en_ambos_stores! {
             estado: EstadoVoucher::Aprobado,
             motivo: None,
             revisor: UsuarioId(atencion1.id),
-            aprobar_pedido: true,
         };
         let r = app
             .store
             .revisar_voucher(
                 voucher_id,
                 &revision,
-                |v, p| {
-                    let mut eventos = vec![evento_imposible(
-                        "voucher_aprobado",
-                        &atencion1,
-                        ("VOUCHER", v.id.0),
-                    )];
-                    eventos.extend(p.map(|p| {
-                        evento_imposible("pedido_aprobado", &atencion1, ("PEDIDO", p.id.0))
-                    }));
-                    eventos
-                },
+                evento_imposible("voucher_aprobado", &atencion1, ("VOUCHER", voucher_id.0)),
+                Some(evento_imposible(
+                    "pedido_aprobado",
+                    &atencion1,
+                    ("PEDIDO", pedido_id.0),
+                )),
                 None,
             )
             .await;
@@ -1580,9 +1574,9 @@ en_ambos_stores! {
             .store
             .crear_alerta(
                 &alerta,
-                |a| NuevoEvento {
+                NuevoEvento {
                     sucursal_id: Some(s1),
-                    ..evento_imposible("alerta_cocina", &atencion1, ("ALERTA", a.id.0))
+                    ..evento_imposible("alerta_cocina", &atencion1, ("ALERTA", 0))
                 },
                 None,
             )

@@ -307,29 +307,27 @@ en_ambos_stores! {
         cocina.reanudar(cocina.hola["ultimo_id"].as_i64().unwrap()).await;
 
         let hace_seis_minutos = OffsetDateTime::now_utc() - time::Duration::minutes(6);
-        let (fila, _) = app.store.crear_alerta(
-            &NuevaAlerta {
-                pedido_id: None,
-                usuario_envia: atencion.id,
-                sucursal_id: cadena.s1,
-                mensaje: "¿y las papas?".into(),
-                prioridad: Prioridad::Normal,
-                fecha_envio: hace_seis_minutos,
-            },
-            |a| NuevoEvento {
-                tipo: "alerta_cocina".into(),
-                subtipo: None,
-                payload: json!({"alerta_id": a.id, "mensaje": a.mensaje,
-                    "fecha_envio": a.fecha_envio.format(&time::format_description::well_known::Rfc3339).unwrap()})
-                    .as_object().unwrap().clone(),
-                usuario_id: Some(a.usuario_envia),
-                sucursal_id: Some(a.sucursal_id),
-                entidad: Some(Entidad { tipo: "ALERTA".into(), id: a.id.0 }),
-                prioridad: Some(a.prioridad),
-                destinos: Destinos::de(&[Audiencia::Cocina]),
-            },
-            None,
-        ).await.unwrap();
+        let a = NuevaAlerta {
+            pedido_id: None,
+            usuario_envia: atencion.id,
+            sucursal_id: cadena.s1,
+            mensaje: "¿y las papas?".into(),
+            prioridad: Prioridad::Normal,
+            fecha_envio: hace_seis_minutos,
+        };
+        let evento = NuevoEvento {
+            tipo: "alerta_cocina".into(),
+            subtipo: None,
+            payload: json!({"mensaje": a.mensaje,
+                "fecha_envio": a.fecha_envio.format(&time::format_description::well_known::Rfc3339).unwrap()})
+                .as_object().unwrap().clone(),
+            usuario_id: Some(a.usuario_envia),
+            sucursal_id: Some(a.sucursal_id),
+            entidad: Some(Entidad { tipo: "ALERTA".into(), id: 0 }),
+            prioridad: Some(a.prioridad),
+            destinos: Destinos::de(&[Audiencia::Cocina]),
+        };
+        let (fila, _) = app.store.crear_alerta(&a, evento, None).await.unwrap();
 
         let enviada = cocina.evento().await;
         assert_eq!(enviada["tipo"], "alerta_cocina");
