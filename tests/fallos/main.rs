@@ -23,6 +23,7 @@ mod escritor;
 mod sondeo;
 
 mod postgres_parado;
+mod reglas_hostiles;
 mod sigkill;
 mod sigterm;
 mod sqlite_de_solo_lectura;
