@@ -28,7 +28,9 @@
 //!   vouchers, each a scope-checked domain call that writes its row and its
 //!   event in one transaction.
 //! - [`reglas`] — the `RuleEngine`: Rhai scripts for priority, routing and
-//!   escalation; hot reload by file and API; versions.
+//!   escalation, bounded in operations and wall time and run on threads of
+//!   their own (`reglas::pool`), never under a lock or on an event loop;
+//!   hot reload by file and API; versions.
 //! - [`realtime`] — the actors: `Dispatcher` (one per node), `Sucursal` and
 //!   `Cocina` (one per sucursal), `Session` (one per socket); the WebSocket
 //!   protocol.
