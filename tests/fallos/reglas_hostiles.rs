@@ -312,3 +312,47 @@ async fn pruebas_lentas_a_la_vez_no_frenan_a_nadie() {
     assert!(pruebas.load(Ordering::Relaxed) >= 4);
     medidas.afirmar_rapidas("cuatro probar a la vez");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_para_el_nodo_mientras_una_regla_de_escalado_duerme() {
+    let almacen = Almacen::sqlite();
+    let (mut nodo, _reglas) = nodo_con_regla(&almacen, "escalado.rhai", ESCALADO_DORMILON).await;
+    let atencion1 = nodo.token("atencion1").await;
+    let r = nodo
+        .post("/api/alertas", &atencion1, &json!({"mensaje": "sin leer"}))
+        .await
+        .expect("POST /api/alertas");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    esperar_una_revision(&nodo).await;
+    nodo.terminar();
+    let senal = Instant::now();
+    let fin = nodo.esperar_fin(GRACIA + Duration::from_secs(30)).await;
+    assert!(
+        senal.elapsed() < GRACIA + Duration::from_secs(3),
+        "SIGTERM took {:?}: {fin}",
+        senal.elapsed()
+    );
+}
+
+/// Waits until the escalation rule has been run at least once.
+async fn esperar_una_revision(nodo: &Nodo) {
+    let superadmin = nodo.token("superadmin").await;
+    let limite = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = nodo
+            .get("/api/reglas", &superadmin)
+            .await
+            .expect("GET /api/reglas");
+        let reglas: serde_json::Value = r.json().await.expect("JSON");
+        let evaluaciones = reglas["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|r| r["nombre"] == "escalado"))
+            .and_then(|r| r["contadores"]["evaluaciones"].as_u64())
+            .unwrap_or(0);
+        if evaluaciones > 0 {
+            return;
+        }
+        assert!(Instant::now() < limite, "la regla de escalado no se evaluó");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
