@@ -113,6 +113,7 @@ impl Mundo {
                     store: store.clone(),
                     reglas: motor.clone(),
                     config: config.clone(),
+                    expira: time::OffsetDateTime::now_utc() + time::Duration::days(2),
                 },
                 buzon.clone(),
             );

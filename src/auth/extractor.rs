@@ -8,6 +8,8 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
+use time::OffsetDateTime;
+
 use super::{Alcance, Permiso, Token, usuario_de_token};
 use crate::error::ApiError;
 use crate::modelo::{SucursalId, Usuario};
@@ -30,6 +32,8 @@ pub struct Autenticado {
     pub usuario: Usuario,
     pub token: Token,
     pub via: Via,
+    /// When the login ends: a socket opened with it closes then (4001).
+    pub expira: OffsetDateTime,
 }
 
 impl Autenticado {
@@ -95,14 +99,15 @@ impl FromRequest for Autenticado {
             if store.sin_base() {
                 return Err(ApiError::NoDisponible);
             }
-            let usuario = store
+            let sesion = store
                 .con_base(usuario_de_token(&store, &token))
                 .await?
                 .ok_or(ApiError::NoAutenticado)?;
             Ok(Autenticado {
-                usuario,
+                usuario: sesion.usuario,
                 token,
                 via,
+                expira: sesion.expira,
             })
         })
     }

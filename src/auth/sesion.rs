@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::{Bloqueado, Intentos, Token, verificar_password};
 use crate::modelo::Usuario;
-use crate::store::{Store, StoreError};
+use crate::store::{SesionVigente, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -79,8 +79,12 @@ pub async fn iniciar_sesion(
     })
 }
 
-/// The active user behind a token, if the session exists and has not expired.
-pub async fn usuario_de_token(store: &Store, token: &Token) -> Result<Option<Usuario>, StoreError> {
+/// The login behind a token — its active user and its expiry — if it
+/// exists and has not expired.
+pub async fn usuario_de_token(
+    store: &Store,
+    token: &Token,
+) -> Result<Option<SesionVigente>, StoreError> {
     store
         .usuario_de_sesion(token.hash().as_str(), OffsetDateTime::now_utc())
         .await

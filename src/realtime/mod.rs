@@ -163,6 +163,7 @@ impl Realtime {
                 store: self.store.clone(),
                 reglas: self.reglas.clone(),
                 config: self.config.clone(),
+                expira: quien.expira,
             },
             Buzon::new(self.config.ws_cola),
             &self.enchufes,

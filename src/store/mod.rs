@@ -56,6 +56,7 @@ pub use idempotencia::{Idempotencia, Respuesta};
 pub use nodos::{FilaNodo, NodoUnico};
 pub use pedidos::FiltroPedidos;
 pub use publicacion::Publicacion;
+pub use sesiones::SesionVigente;
 pub use vouchers::Revision;
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

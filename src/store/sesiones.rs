@@ -7,6 +7,14 @@ use super::{BeginWrite, Store, StoreError};
 use crate::metricas;
 use crate::modelo::{Usuario, UsuarioId};
 
+/// A login that has not expired: its user, and when it ends.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SesionVigente {
+    #[sqlx(flatten)]
+    pub usuario: Usuario,
+    pub expira: OffsetDateTime,
+}
+
 impl Store {
     /// Records a login, and forgets the user's expired ones.
     pub async fn crear_sesion(
@@ -37,17 +45,18 @@ impl Store {
         Ok(())
     }
 
-    /// The active user behind a session that has not expired at `ahora`.
+    /// The active user behind a session that has not expired at `ahora`,
+    /// and when the session expires.
     pub async fn usuario_de_sesion(
         &self,
         token_hash: &str,
         ahora: OffsetDateTime,
-    ) -> Result<Option<Usuario>, StoreError> {
+    ) -> Result<Option<SesionVigente>, StoreError> {
         // Every authenticated request and socket pays for this one.
         let fila = metricas::medir_store("usuario_de_sesion", async {
             on_pool!(self, p => {
                 sqlx::query_as(concat!(
-                    "SELECT ", columnas_usuario!(u), " FROM sesiones s JOIN usuarios u ON u.id = s.usuario_id
+                    "SELECT ", columnas_usuario!(u), ", s.expira FROM sesiones s JOIN usuarios u ON u.id = s.usuario_id
                      WHERE s.token_hash = $1 AND s.expira > $2 AND u.activo"
                 ))
                 .bind(token_hash)
