@@ -114,6 +114,7 @@ impl Mundo {
                     reglas: motor.clone(),
                     config: config.clone(),
                     expira: time::OffsetDateTime::now_utc() + time::Duration::days(2),
+                    comprobado_hasta: EventoId(0),
                 },
                 buzon.clone(),
             );

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use super::revocacion::{MotivoCierre, sesion_cerrada};
 use super::{Bloqueado, Intentos, Token, verificar_password};
 use crate::modelo::Usuario;
 use crate::store::{SesionVigente, Store, StoreError};
@@ -90,6 +91,15 @@ pub async fn usuario_de_token(
         .await
 }
 
-pub async fn cerrar_sesion(store: &Store, token: &Token) -> Result<(), StoreError> {
-    store.borrar_sesion(token.hash().as_str()).await
+/// Logs `usuario` out of the login `token`: the row goes, and its
+/// `sesion_cerrada` event tells every node to close that login's sockets.
+pub async fn cerrar_sesion(
+    store: &Store,
+    usuario: &Usuario,
+    token: &Token,
+) -> Result<(), StoreError> {
+    let hash = token.hash();
+    let evento = sesion_cerrada(usuario, &hash.huella(), MotivoCierre::Logout);
+    store.cerrar_sesion(hash.as_str(), evento).await?;
+    Ok(())
 }

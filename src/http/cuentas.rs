@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::auth::{self, Autenticado, COOKIE_SESION, Intentos};
+use crate::auth::{self, Autenticado, COOKIE_SESION, Intentos, MotivoCierre};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::modelo::UsuarioPublico;
@@ -112,12 +112,13 @@ async fn logout(
     settings: web::Data<Settings>,
     quien: Autenticado,
 ) -> Result<HttpResponse, ApiError> {
-    auth::cerrar_sesion(&store, &quien.token).await?;
+    auth::cerrar_sesion(&store, &quien.usuario, &quien.token).await?;
+    // Its `sesion_cerrada` event closes its sockets on every node; here at once.
     realtime
         .cerrar_sesiones(
             CualesSesiones::DeToken(quien.token.hash()),
             cierre::NO_AUTENTICADO,
-            "sesión cerrada",
+            MotivoCierre::Logout.para_el_socket(),
         )
         .await;
     Ok(HttpResponse::NoContent()

@@ -164,6 +164,7 @@ impl Realtime {
                 reglas: self.reglas.clone(),
                 config: self.config.clone(),
                 expira: quien.expira,
+                comprobado_hasta: quien.comprobado_hasta,
             },
             Buzon::new(self.config.ws_cola),
             &self.enchufes,

@@ -46,6 +46,8 @@ pub struct Session {
     limite: LimiteDeMensajes,
     /// When its login ends.
     expira: OffsetDateTime,
+    /// See [`Registrar::comprobado_hasta`].
+    comprobado_hasta: EventoId,
 }
 
 /// What a new session needs besides its socket.
@@ -59,6 +61,8 @@ pub struct NuevaSession {
     pub config: Arc<RealtimeSettings>,
     /// When the login ends: the socket closes then, with 4001.
     pub expira: OffsetDateTime,
+    /// The newest event dispatched when the login was found valid.
+    pub comprobado_hasta: EventoId,
 }
 
 impl Session {
@@ -103,6 +107,7 @@ impl Session {
             hilo,
             visto: Instant::now(),
             expira: nueva.expira,
+            comprobado_hasta: nueva.comprobado_hasta,
         }
     }
 
@@ -285,6 +290,7 @@ impl Actor for Session {
                 perfil: self.perfil,
                 usuario_id: self.usuario.id,
                 token: self.token.clone(),
+                comprobado_hasta: self.comprobado_hasta,
             })
             .into_actor(self)
             .map(|resultado, session, ctx| match resultado {

@@ -182,6 +182,13 @@ impl Store {
         }
     }
 
+    /// The newest event this node handed to its Dispatcher: a login checked
+    /// after reading it has seen every revocation up to it (see
+    /// `realtime::dispatcher::Registrar`).
+    pub fn ultimo_entregado(&self) -> crate::modelo::EventoId {
+        self.publicacion.ultimo()
+    }
+
     pub fn backend(&self) -> Backend {
         match self.pool {
             Pool::Postgres(_) => Backend::Postgres,

@@ -2,10 +2,11 @@
 
 use time::OffsetDateTime;
 
+use super::eventos::commit_publicando;
 use super::usuarios::columnas_usuario;
-use super::{BeginWrite, Store, StoreError};
+use super::{BeginWrite, Publicar, Store, StoreError};
 use crate::metricas;
-use crate::modelo::{Usuario, UsuarioId};
+use crate::modelo::{NuevoEvento, Usuario, UsuarioId};
 
 /// A login that has not expired: its user, and when it ends.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -69,15 +70,29 @@ impl Store {
         Ok(fila)
     }
 
-    pub async fn borrar_sesion(&self, token_hash: &str) -> Result<(), StoreError> {
-        on_pool!(self, p => {
-            sqlx::query("DELETE FROM sesiones WHERE token_hash = $1")
+    /// Ends one login, publishing `evento` in the same transaction; answers
+    /// whether it was there (a second logout of the same login publishes
+    /// nothing).
+    pub async fn cerrar_sesion(
+        &self,
+        token_hash: &str,
+        evento: NuevoEvento,
+    ) -> Result<bool, StoreError> {
+        let cerrada = on_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            let borradas = sqlx::query("DELETE FROM sesiones WHERE token_hash = $1")
                 .bind(token_hash)
-                .execute(p)
-                .await
-                .map(|_| ())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if borradas == 0 {
+                tx.rollback().await?;
+            } else {
+                commit_publicando!(self, tx, Publicar::uno(evento)).await?;
+            }
+            Ok::<_, sqlx::Error>(borradas > 0)
         })?;
-        Ok(())
+        Ok(cerrada)
     }
 
     /// What the table keeps of a user's sessions: their token hashes.
