@@ -54,6 +54,11 @@ impl TokenHash {
         &self.0
     }
 
+    /// A hash as `sesiones.token_hash` keeps it.
+    pub fn guardado(hex: String) -> Self {
+        Self(hex)
+    }
+
     /// The login's [`Huella`].
     pub fn huella(&self) -> Huella {
         Huella::de_hash(&self.0)

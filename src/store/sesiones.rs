@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use super::eventos::commit_publicando;
 use super::usuarios::columnas_usuario;
-use super::{BeginWrite, Publicar, Store, StoreError};
+use super::{Backend, BeginWrite, Publicar, Store, StoreError};
 use crate::metricas;
 use crate::modelo::{NuevoEvento, Usuario, UsuarioId};
 
@@ -17,7 +17,76 @@ pub struct SesionVigente {
 }
 
 impl Store {
-    /// Records a login, and forgets the user's expired ones.
+    /// Records a login of `usuario_id` and forgets its expired ones; with the
+    /// account already at `tope` logins, ends its oldest ones so that `tope`
+    /// remain, each with its event `cerrada(token_hash)` published in the
+    /// same transaction. Answers the token hashes of the logins it ended.
+    pub async fn abrir_sesion(
+        &self,
+        token_hash: &str,
+        usuario_id: UsuarioId,
+        creada: OffsetDateTime,
+        expira: OffsetDateTime,
+        tope: usize,
+        cerrada: impl Fn(&str) -> NuevoEvento,
+    ) -> Result<Vec<String>, StoreError> {
+        let postgres = self.backend() == Backend::Postgres;
+        let terminadas = on_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            // One login of an account at a time, so that two at once can't
+            // both find room under the cap. (SQLite's `BEGIN IMMEDIATE`
+            // already lets one writer in at a time.)
+            if postgres {
+                sqlx::query("SELECT id FROM usuarios WHERE id = $1 FOR UPDATE")
+                    .bind(usuario_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM sesiones WHERE usuario_id = $1 AND expira <= $2")
+                .bind(usuario_id)
+                .bind(creada)
+                .execute(&mut *tx)
+                .await?;
+            let vivas: Vec<String> = sqlx::query_scalar(
+                "SELECT token_hash FROM sesiones WHERE usuario_id = $1 ORDER BY creada, token_hash",
+            )
+            .bind(usuario_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let sobran = (vivas.len() + 1).saturating_sub(tope.max(1));
+            let terminadas = &vivas[..sobran.min(vivas.len())];
+            for hash in terminadas {
+                sqlx::query("DELETE FROM sesiones WHERE token_hash = $1")
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
+                "INSERT INTO sesiones (token_hash, usuario_id, creada, expira) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_hash)
+            .bind(usuario_id)
+            .bind(creada)
+            .bind(expira)
+            .execute(&mut *tx)
+            .await?;
+            if terminadas.is_empty() {
+                tx.commit().await?;
+            } else {
+                let publicar = Publicar {
+                    eventos: terminadas.iter().map(|h| cerrada(h)).collect(),
+                    ..Default::default()
+                };
+                commit_publicando!(self, tx, publicar).await?;
+            }
+            Ok::<_, sqlx::Error>(terminadas.to_vec())
+        })?;
+        Ok(terminadas)
+    }
+
+    /// Records a login, and forgets the user's expired ones: a login with
+    /// no cap on the account's others (tests make sessions of any age with
+    /// it); `POST /api/login` uses [`Store::abrir_sesion`].
     pub async fn crear_sesion(
         &self,
         token_hash: &str,
