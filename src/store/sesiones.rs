@@ -35,9 +35,13 @@ impl Store {
             let mut tx = p.begin_write().await?;
             // One login of an account at a time, so that two at once can't
             // both find room under the cap. (SQLite's `BEGIN IMMEDIATE`
-            // already lets one writer in at a time.)
+            // already lets one writer in at a time.) `NO KEY`: a row lock
+            // that foreign keys to the account don't wait for — a
+            // transaction of the account holding the publication turn
+            // checks one when it inserts its event, while this one may be
+            // waiting for the turn.
             if postgres {
-                sqlx::query("SELECT id FROM usuarios WHERE id = $1 FOR UPDATE")
+                sqlx::query("SELECT id FROM usuarios WHERE id = $1 FOR NO KEY UPDATE")
                     .bind(usuario_id)
                     .execute(&mut *tx)
                     .await?;

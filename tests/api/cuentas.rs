@@ -626,6 +626,43 @@ en_ambos_stores! {
         }
     }
 
+    async fn logins_que_cierran_sesiones_mientras_la_cuenta_publica_no_se_traban(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.login.sesiones_por_cuenta = NonZeroUsize::new(2).unwrap();
+            s.login.exitos_rafaga = NonZeroU32::new(1000).unwrap();
+            s.realtime.servicio_rafaga = NonZeroU32::new(1000).unwrap();
+        })
+        .await;
+        let s1 = app.crear_sucursal("Centro").await;
+        let bot = app.crear_usuario("bot", Rol::Servicio, Some(s1)).await;
+        // The newest login of the account, so that no other one ends it.
+        let publica = Token::generar();
+        let ahora = OffsetDateTime::now_utc();
+        app.store
+            .crear_sesion(publica.hash().as_str(), bot.id, ahora + Duration::days(1), ahora + Duration::days(2))
+            .await
+            .unwrap();
+
+        // Each login past the cap publishes a sesion_cerrada of the account
+        // in its transaction, as each publication of the account does.
+        const VECES: usize = 40;
+        let logins = join_all((0..VECES).map(|_| app.login("bot", PASSWORD)));
+        let (app, publica) = (&app, publica.as_str());
+        let publicaciones = join_all((0..VECES).map(|n| async move {
+            let evento = json!({"tipo": "aviso", "mensaje": format!("aviso {n}")});
+            app.post("/api/eventos", publica, &evento).await
+        }));
+        let (logins, publicaciones) = tokio::time::timeout(
+            StdDuration::from_secs(20),
+            futures_util::future::join(logins, publicaciones),
+        )
+        .await
+        .expect("logins and publications of one account at once all finish");
+        assert!(logins.iter().all(|r| r.status() == StatusCode::OK));
+        assert!(publicaciones.iter().all(|r| r.status() == StatusCode::CREATED));
+        assert_eq!(app.store.sesiones_de(bot.id).await.unwrap().len(), 2);
+    }
+
     async fn ninguna_respuesta_sobre_usuarios_lleva_un_hash_de_password(backend) {
         let app = spawn_app(backend).await;
         let jefa = superadmin(&app).await;
