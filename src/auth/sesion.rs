@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::inicios::{Frenado, Inicios};
 use super::revocacion::{MotivoCierre, sesion_cerrada};
-use super::{Bloqueado, Intentos, Token, TokenHash, verificar_password};
+use super::{Bloqueado, Huella, Intentos, Token, TokenHash, verificar_password};
 use crate::modelo::Usuario;
 use crate::store::{SesionVigente, Store, StoreError};
 
@@ -106,7 +106,7 @@ pub async fn iniciar_sesion(
             expira,
             apertura.por_cuenta.get(),
             |hash| {
-                let huella = super::Huella::de_hash(hash);
+                let huella = Huella::de_hash(hash);
                 sesion_cerrada(&usuario, &huella, MotivoCierre::LimiteDeSesiones)
             },
         )
