@@ -113,6 +113,8 @@ impl Mundo {
                     store: store.clone(),
                     reglas: motor.clone(),
                     config: config.clone(),
+                    expira: time::OffsetDateTime::now_utc() + time::Duration::days(2),
+                    comprobado_hasta: EventoId(0),
                 },
                 buzon.clone(),
             );

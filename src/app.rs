@@ -16,7 +16,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::{self, Intentos};
+use crate::auth::{self, Inicios, Intentos};
 use crate::config::Settings;
 use crate::cuentas::{self, CuentaError, SuperadminInicial};
 use crate::flujos::Contexto;
@@ -266,6 +266,7 @@ fn servidor(
         contexto,
         origenes: web::Data::new(origenes),
         intentos: web::Data::new(Intentos::new((&settings.login).into(), auth::CAPACIDAD)),
+        inicios: web::Data::new(Inicios::from(&settings.login)),
         settings: web::Data::new(settings),
         static_dir,
     };
@@ -328,6 +329,7 @@ struct Estado {
     contexto: web::Data<Contexto>,
     origenes: web::Data<OrigenesPermitidos>,
     intentos: web::Data<Intentos>,
+    inicios: web::Data<Inicios>,
     settings: web::Data<Settings>,
     static_dir: std::path::PathBuf,
 }
@@ -357,6 +359,7 @@ fn aplicacion(
         .app_data(estado.contexto)
         .app_data(estado.origenes)
         .app_data(estado.intentos)
+        .app_data(estado.inicios)
         .app_data(estado.settings)
         // Outside the request spans: a socket's would outlive its handshake.
         .configure(http::socket)

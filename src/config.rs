@@ -168,7 +168,9 @@ pub struct Settings {
 
 /// Login abuse: after this many failed logins for one user name, or from one
 /// client address, within the window, `POST /api/login` answers 429 until the
-/// lockout ends, even with the right password. Counted per node, in memory.
+/// lockout ends, even with the right password; an account's successful
+/// logins are paced, and the logins it keeps are capped. Counted per node,
+/// in memory, except the cap, which the store keeps.
 #[derive(Debug, Clone, Args)]
 pub struct LoginSettings {
     /// Failed logins of one user name, within `--login-ventana`, that lock it out.
@@ -188,6 +190,36 @@ pub struct LoginSettings {
     /// How long a lockout lasts.
     #[arg(long = "login-bloqueo", env = "COMANDA_LOGIN_BLOQUEO", value_parser = humantime::parse_duration, default_value = "15m")]
     pub bloqueo: Duration,
+
+    /// Successful logins one account may make per minute, sustained, on
+    /// this node; past it (and the burst) `POST /api/login` answers 429
+    /// `demasiados_inicios` before looking at the password.
+    #[arg(
+        long = "login-exitos-por-minuto",
+        env = "COMANDA_LOGIN_EXITOS_POR_MINUTO",
+        default_value = "6"
+    )]
+    pub exitos_por_minuto: NonZeroU32,
+
+    /// Successful logins one account may make at once (the bucket's size):
+    /// room for every screen of a shared account logging in at opening time.
+    #[arg(
+        long = "login-exitos-rafaga",
+        env = "COMANDA_LOGIN_EXITOS_RAFAGA",
+        default_value = "10"
+    )]
+    pub exitos_rafaga: NonZeroU32,
+
+    /// Logins one account keeps at once; a newer one ends the oldest (its
+    /// sockets close with 4001 on every node). A kitchen account is often
+    /// shared by several tablets, each of which may also log in again while
+    /// its old login has not expired yet: keep room for both.
+    #[arg(
+        long = "sesiones-por-cuenta",
+        env = "COMANDA_SESIONES_POR_CUENTA",
+        default_value = "20"
+    )]
+    pub sesiones_por_cuenta: NonZeroUsize,
 
     /// Reverse proxies (IP addresses, comma separated) whose
     /// `X-Forwarded-For` names the client. Empty: the header is ignored and

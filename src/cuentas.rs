@@ -7,10 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use time::OffsetDateTime;
 
-use crate::auth::hash_password;
+use crate::auth::{self, hash_password};
 use crate::modelo::{
     CambioUsuario, Invalido, NuevaSucursal, NuevoUsuario, Password, Rol, Sucursal, Usuario,
-    UsuarioId,
+    UsuarioCambiado, UsuarioId,
 };
 use crate::realtime::Realtime;
 use crate::realtime::dispatcher::CualesSesiones;
@@ -111,20 +111,45 @@ pub async fn cambiar_usuario(
         None => None,
     };
     let revocar = cambio.revoca_sesiones(&actual);
+    let cambios = campos_cambiados(&actual, &nuevo, hash.is_some());
+    // Audited, and the revocation's way to every node's sockets.
+    let evento = (revocar || !cambios.is_empty())
+        .then(|| auth::usuario_actualizado(autor, &actual, &cambios, revocar));
     let usuario = store
-        .actualizar_usuario(id, &nuevo, hash.as_deref(), revocar)
+        .actualizar_usuario(id, &nuevo, hash.as_deref(), revocar, evento)
         .await?
         .ok_or(CuentaError::UsuarioInexistente(id))?;
     if revocar {
+        // The event closes them on every node; here at once.
         realtime
             .cerrar_sesiones(
                 CualesSesiones::DeUsuario(id),
                 cierre::PROHIBIDO,
-                "la cuenta cambió: vuelve a entrar",
+                auth::CUENTA_CAMBIADA,
             )
             .await;
     }
     Ok(usuario)
+}
+
+/// The names of the fields a change alters (a password given is a change,
+/// even if it is the same one): what `usuario_actualizado` tells, never
+/// their values.
+fn campos_cambiados(
+    actual: &Usuario,
+    nuevo: &UsuarioCambiado,
+    password: bool,
+) -> Vec<&'static str> {
+    [
+        ("nombre", nuevo.nombre != actual.nombre),
+        ("rol", nuevo.rol != actual.rol),
+        ("sucursal_id", nuevo.sucursal_id != actual.sucursal_id),
+        ("activo", nuevo.activo != actual.activo),
+        ("password", password),
+    ]
+    .into_iter()
+    .filter_map(|(campo, cambio)| cambio.then_some(campo))
+    .collect()
 }
 
 /// A superadmin created on the first start, with the password to show once.

@@ -23,6 +23,10 @@ pub enum ApiError {
     /// Too many failed logins: answered with `Retry-After`, in seconds.
     #[error("demasiados intentos fallidos: espera {} s antes de volver a intentarlo", segundos(.0))]
     DemasiadosIntentos(std::time::Duration),
+    /// Too many successful logins of one account lately: answered with
+    /// `Retry-After`, in seconds.
+    #[error("demasiados inicios de sesión seguidos con esta cuenta: espera {} s antes de volver a entrar", segundos(.0))]
+    DemasiadosInicios(std::time::Duration),
     #[error("{0}")]
     NoEncontrado(String),
     #[error("{0}")]
@@ -71,6 +75,7 @@ impl ApiError {
             ApiError::CredencialesInvalidas => "credenciales_invalidas",
             ApiError::Prohibido => "prohibido",
             ApiError::DemasiadosIntentos(_) => "demasiados_intentos",
+            ApiError::DemasiadosInicios(_) => "demasiados_inicios",
             ApiError::NoEncontrado(_) => "no_encontrado",
             ApiError::Conflicto(_) => "conflicto",
             ApiError::DemasiadoGrande(_) => "demasiado_grande",
@@ -89,7 +94,9 @@ impl ResponseError for ApiError {
             ApiError::Invalida(_) => StatusCode::BAD_REQUEST,
             ApiError::NoAutenticado | ApiError::CredencialesInvalidas => StatusCode::UNAUTHORIZED,
             ApiError::Prohibido => StatusCode::FORBIDDEN,
-            ApiError::DemasiadosIntentos(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::DemasiadosIntentos(_) | ApiError::DemasiadosInicios(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::NoEncontrado(_) => StatusCode::NOT_FOUND,
             ApiError::Conflicto(_) => StatusCode::CONFLICT,
             ApiError::DemasiadoGrande(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -110,7 +117,9 @@ impl ResponseError for ApiError {
             _ => (None, None),
         };
         let mut respuesta = HttpResponse::build(self.status_code());
-        if let ApiError::DemasiadosIntentos(espera) | ApiError::DemasiadasPeticiones(espera) = self
+        if let ApiError::DemasiadosIntentos(espera)
+        | ApiError::DemasiadosInicios(espera)
+        | ApiError::DemasiadasPeticiones(espera) = self
         {
             respuesta.insert_header((header::RETRY_AFTER, segundos(espera)));
         }
@@ -160,6 +169,7 @@ impl From<AuthError> for ApiError {
         match e {
             AuthError::CredencialesInvalidas => ApiError::CredencialesInvalidas,
             AuthError::DemasiadosIntentos(b) => ApiError::DemasiadosIntentos(b.reintentar_en),
+            AuthError::DemasiadosInicios(f) => ApiError::DemasiadosInicios(f.reintentar_en),
             AuthError::Store(e) => e.into(),
         }
     }

@@ -18,8 +18,10 @@
 //! - [`store`] — the only place with SQL: one API over Postgres and SQLite,
 //!   migrations per backend, readiness.
 //! - [`auth`] — argon2id passwords, session tokens (stored as hashes), the
-//!   [`auth::Autenticado`] extractor and the permission table every handler
-//!   asks.
+//!   limits on logins (failed ones per name and address, successful ones per
+//!   account), the [`auth::Autenticado`] extractor, the permission table
+//!   every handler asks, and the revocation events (`sesion_cerrada`,
+//!   `usuario_actualizado`) that end a login's sockets on every node.
 //! - [`cuentas`] — accounts and sucursales as a superadmin manages them; the
 //!   first-start superadmin and the `--demo` data.
 //! - [`eventos`] — the built-in routing of events (the rules' fallback) and

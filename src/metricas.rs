@@ -68,8 +68,9 @@ const EVENTOS: &[f64] = &[
 /// scrapes (a scrape folds them too): they wait in memory until then.
 const MANTENIMIENTO: Duration = Duration::from_secs(5);
 
-/// The event tipos that get a series of their own (design §4 and the
-/// rules' own events); any other tipo an integration invents is `otro`.
+/// The event tipos that get a series of their own (design §4, the rules'
+/// own events and the revocations of logins); any other tipo an integration
+/// invents is `otro`.
 const TIPOS_CONOCIDOS: &[&str] = &[
     "voucher_nuevo",
     "voucher_aprobado",
@@ -84,6 +85,8 @@ const TIPOS_CONOCIDOS: &[&str] = &[
     "refill_estado",
     "regla_actualizada",
     "regla_fallida",
+    "sesion_cerrada",
+    "usuario_actualizado",
 ];
 
 /// The label of routes that matched no pattern (a 404 of any path).

@@ -8,9 +8,11 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
+use time::OffsetDateTime;
+
 use super::{Alcance, Permiso, Token, usuario_de_token};
 use crate::error::ApiError;
-use crate::modelo::{SucursalId, Usuario};
+use crate::modelo::{EventoId, SucursalId, Usuario};
 use crate::store::Store;
 
 /// Name of the HttpOnly session cookie set by `POST /api/login`.
@@ -30,6 +32,12 @@ pub struct Autenticado {
     pub usuario: Usuario,
     pub token: Token,
     pub via: Via,
+    /// When the login ends: a socket opened with it closes then (4001).
+    pub expira: OffsetDateTime,
+    /// The newest event this node had dispatched when the login was found
+    /// valid: a revocation after it may have been dispatched before a socket
+    /// opened with this login registered, and the Dispatcher checks.
+    pub comprobado_hasta: EventoId,
 }
 
 impl Autenticado {
@@ -95,14 +103,19 @@ impl FromRequest for Autenticado {
             if store.sin_base() {
                 return Err(ApiError::NoDisponible);
             }
-            let usuario = store
+            // Read before the look-up: every revocation up to it was
+            // committed before the look-up began, so the look-up saw it.
+            let comprobado_hasta = store.ultimo_entregado();
+            let sesion = store
                 .con_base(usuario_de_token(&store, &token))
                 .await?
                 .ok_or(ApiError::NoAutenticado)?;
             Ok(Autenticado {
-                usuario,
+                usuario: sesion.usuario,
                 token,
                 via,
+                expira: sesion.expira,
+                comprobado_hasta,
             })
         })
     }

@@ -53,6 +53,51 @@ impl TokenHash {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A hash as `sesiones.token_hash` keeps it.
+    pub fn guardado(hex: String) -> Self {
+        Self(hex)
+    }
+
+    /// The login's [`Huella`].
+    pub fn huella(&self) -> Huella {
+        Huella::de_hash(&self.0)
+    }
+}
+
+/// What may be said about a login in the open — in an event that every node
+/// and every monitor reads, in the audit log: 16 hex digits of the SHA-256
+/// of its [`TokenHash`]. Enough for a node to tell which of an account's
+/// sockets a revocation names; useless for logging in or for finding the
+/// row, since it is neither the token nor the stored hash.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Huella(String);
+
+impl Huella {
+    const BYTES: usize = 8;
+
+    /// The huella of a token hash as `sesiones.token_hash` keeps it.
+    pub fn de_hash(token_hash: &str) -> Self {
+        let digest = Sha256::digest(token_hash.as_bytes());
+        Huella(
+            digest[..Self::BYTES]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        )
+    }
+
+    /// Accepts what an event carries: exactly 16 lower-case hex digits.
+    pub fn parse(s: &str) -> Option<Self> {
+        let valida = s.len() == 2 * Self::BYTES
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        valida.then(|| Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 #[cfg(test)]
@@ -67,6 +112,24 @@ mod tests {
         assert_eq!(Token::parse(a.as_str()), Some(a.clone()));
         assert_eq!(a.hash().as_str().len(), 64);
         assert_ne!(a.hash(), b.hash());
+    }
+
+    #[test]
+    fn la_huella_no_es_el_token_ni_su_hash_y_se_reconoce() {
+        let token = Token::generar();
+        let huella = token.hash().huella();
+        assert_eq!(huella.as_str().len(), 16);
+        assert!(!token.as_str().contains(huella.as_str()));
+        assert!(!token.hash().as_str().contains(huella.as_str()));
+        assert_eq!(Huella::parse(huella.as_str()), Some(huella.clone()));
+        assert_eq!(
+            token.hash().huella(),
+            huella,
+            "the same login, the same huella"
+        );
+        assert_ne!(Token::generar().hash().huella(), huella);
+        assert!(Huella::parse("ABCDEF0123456789").is_none());
+        assert!(Huella::parse(token.hash().as_str()).is_none());
     }
 
     #[test]

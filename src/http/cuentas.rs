@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::auth::{self, Autenticado, COOKIE_SESION, Intentos};
+use crate::auth::{self, Apertura, Autenticado, COOKIE_SESION, Inicios, Intentos, MotivoCierre};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::modelo::UsuarioPublico;
@@ -75,22 +75,33 @@ fn direccion_del_cliente(req: &HttpRequest, proxies: &[IpAddr]) -> Option<IpAddr
 async fn login(
     req: HttpRequest,
     store: web::Data<Store>,
+    realtime: web::Data<Realtime>,
     intentos: web::Data<Intentos>,
+    inicios: web::Data<Inicios>,
     settings: web::Data<Settings>,
     body: web::Json<Login>,
 ) -> Result<HttpResponse, ApiError> {
     let Login { usuario, password } = body.into_inner();
     let direccion = direccion_del_cliente(&req, &settings.login.proxies_de_confianza)
         .ok_or_else(|| ApiError::interno("la conexión no tiene dirección"))?;
+    let apertura = Apertura {
+        ttl: settings.session_ttl,
+        por_cuenta: settings.login.sesiones_por_cuenta,
+    };
     let sesion = auth::iniciar_sesion(
-        &store,
-        &intentos,
-        &usuario,
-        password,
-        direccion,
-        settings.session_ttl,
+        &store, &intentos, &inicios, &usuario, password, direccion, apertura,
     )
     .await?;
+    // Their `sesion_cerrada` events close them on every node; here at once.
+    for terminada in &sesion.terminadas {
+        realtime
+            .cerrar_sesiones(
+                CualesSesiones::DeToken(terminada.clone()),
+                cierre::NO_AUTENTICADO,
+                MotivoCierre::LimiteDeSesiones.para_el_socket(),
+            )
+            .await;
+    }
     let max_age = CookieDuration::try_from(settings.session_ttl).unwrap_or(CookieDuration::MAX);
     Ok(HttpResponse::Ok()
         .cookie(cookie_sesion(
@@ -112,12 +123,13 @@ async fn logout(
     settings: web::Data<Settings>,
     quien: Autenticado,
 ) -> Result<HttpResponse, ApiError> {
-    auth::cerrar_sesion(&store, &quien.token).await?;
+    auth::cerrar_sesion(&store, &quien.usuario, &quien.token).await?;
+    // Its `sesion_cerrada` event closes its sockets on every node; here at once.
     realtime
         .cerrar_sesiones(
             CualesSesiones::DeToken(quien.token.hash()),
             cierre::NO_AUTENTICADO,
-            "sesión cerrada",
+            MotivoCierre::Logout.para_el_socket(),
         )
         .await;
     Ok(HttpResponse::NoContent()

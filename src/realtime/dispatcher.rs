@@ -2,7 +2,9 @@
 //! event, serializes it once, keeps the ring of the last 1000 and the
 //! counters, and fans it out: to the `Sucursal` actor of its sucursal and to
 //! the monitors (admin and superadmin sessions) whose scope includes it.
-//! It also admits new sockets: at most `ws_sesiones_por_usuario` per user.
+//! It also admits new sockets: at most `ws_sesiones_por_usuario` per user;
+//! and it obeys the revocations among the events (`auth::Revocacion`),
+//! closing the sockets of a login or an account that ended on any node.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -13,11 +15,11 @@ use time::OffsetDateTime;
 
 use super::SesionId;
 use super::cocina::{Cocina, Escalador, ResumenCocina};
-use super::protocolo::{EventoPublicado, Presencia, frame_de_presencia};
+use super::protocolo::{EventoPublicado, Presencia, cierre, frame_de_presencia};
 use super::salida::Salida;
 use super::session::Cerrar;
 use super::sucursal::{Difundir, PresenciaRemota, Salir, Sucursal, Unirse};
-use crate::auth::{Perfil, TokenHash};
+use crate::auth::{Huella, Perfil, Revocacion, TokenHash};
 use crate::config::RealtimeSettings;
 use crate::modelo::{Evento, EventoId, Rol, SucursalId, UsuarioId};
 use crate::store::Store;
@@ -114,6 +116,71 @@ impl Dispatcher {
     fn presencia_a(&self, salida: &Salida, sucursal: SucursalId, presencia: &Presencia) {
         salida.frame(frame_de_presencia(sucursal, presencia));
     }
+
+    /// Tells the sessions `de` names to close; answers how many.
+    fn cerrar(&self, de: &CualesSesiones, codigo: u16, motivo: &'static str) -> usize {
+        let mut cerradas = 0;
+        for registro in self.sesiones.values().filter(|r| de.incluye(r)) {
+            registro.salida.sesion.do_send(Cerrar { codigo, motivo });
+            cerradas += 1;
+        }
+        cerradas
+    }
+
+    /// Closes the sockets a revocation names, whichever node it came from.
+    fn revocar(&self, revocacion: &Revocacion) {
+        let (cuales, codigo) = alcance_de(revocacion);
+        let cerradas = self.cerrar(&cuales, codigo, revocacion.motivo());
+        if cerradas > 0 {
+            tracing::info!(
+                sockets = cerradas,
+                ?cuales,
+                codigo,
+                "sockets cerrados por una revocación"
+            );
+        }
+    }
+
+    /// The revocation, among the events dispatched after `desde`, that ends
+    /// the login `token` of `usuario`, if any: one that reached this node
+    /// between the login's check and its socket's registration. With the
+    /// ring overflowed since `desde` (over a thousand events in that
+    /// moment), the answer can't be known: the socket is told to retry.
+    fn revocada_tras(
+        &self,
+        desde: EventoId,
+        usuario: UsuarioId,
+        token: &TokenHash,
+    ) -> Option<(u16, &'static str)> {
+        let mut visto_todo = self.anillo.len() < TAMANO_ANILLO;
+        for publicado in self.anillo.iter().rev() {
+            if publicado.id() <= desde {
+                visto_todo = true;
+                break;
+            }
+            if let Some(r) = Revocacion::de(&publicado.evento) {
+                let (cuales, codigo) = alcance_de(&r);
+                if cuales.alcanza(usuario, token) {
+                    return Some((codigo, r.motivo()));
+                }
+            }
+        }
+        (!visto_todo).then_some((cierre::REINTENTA_LUEGO, "vuelve a conectar"))
+    }
+}
+
+/// The sessions a revocation ends and their close code: 4001 for a login
+/// that ended, 4003 for an account that changed.
+fn alcance_de(revocacion: &Revocacion) -> (CualesSesiones, u16) {
+    match revocacion {
+        Revocacion::Sesion {
+            usuario, huella, ..
+        } => (
+            CualesSesiones::DeLogin(*usuario, huella.clone()),
+            cierre::NO_AUTENTICADO,
+        ),
+        Revocacion::Cuenta { usuario } => (CualesSesiones::DeUsuario(*usuario), cierre::PROHIBIDO),
+    }
 }
 
 impl Actor for Dispatcher {
@@ -164,7 +231,9 @@ impl Handler<Admitir> for Dispatcher {
 }
 
 /// A session opens: answers the newest event id dispatched so far, the
-/// position its `hola` reports. Every event after it reaches the session.
+/// position its `hola` reports. Every event after it reaches the session;
+/// a revocation of its login dispatched after `comprobado_hasta` (when its
+/// login was found valid) and before now closes it at once.
 #[derive(Message)]
 #[rtype(result = "EventoId")]
 pub struct Registrar {
@@ -173,6 +242,7 @@ pub struct Registrar {
     pub perfil: Perfil,
     pub usuario_id: UsuarioId,
     pub token: TokenHash,
+    pub comprobado_hasta: EventoId,
 }
 
 impl Handler<Registrar> for Dispatcher {
@@ -185,7 +255,12 @@ impl Handler<Registrar> for Dispatcher {
             perfil,
             usuario_id,
             token,
+            comprobado_hasta,
         } = msg;
+        if let Some((codigo, motivo)) = self.revocada_tras(comprobado_hasta, usuario_id, &token) {
+            tracing::info!(%sesion, codigo, "socket de una sesión revocada mientras se abría");
+            salida.sesion.do_send(Cerrar { codigo, motivo });
+        }
         if perfil.es_monitor() {
             for (s, p) in &self.presencias {
                 if perfil.alcance.incluye(*s) {
@@ -271,6 +346,9 @@ impl Handler<Despachar> for Dispatcher {
             }
         }
         crate::metricas::entregas(entregas);
+        if let Some(revocacion) = Revocacion::de(&publicado.evento) {
+            self.revocar(&revocacion);
+        }
         if let Some(s) = sucursal {
             self.sucursal(s, ctx).do_send(Difundir(publicado));
         }
@@ -356,7 +434,7 @@ impl Handler<ResumenCocina> for Dispatcher {
 }
 
 /// Closes sessions: of one user (its account changed), of one login (it
-/// logged out), or all of them (shutdown).
+/// logged out, or the account's cap ended it), or all of them (shutdown).
 #[derive(Message, Clone)]
 #[rtype(result = "usize")]
 pub struct CerrarSesiones {
@@ -369,29 +447,32 @@ pub struct CerrarSesiones {
 pub enum CualesSesiones {
     DeUsuario(UsuarioId),
     DeToken(TokenHash),
+    /// One login, as a revocation event names it.
+    DeLogin(UsuarioId, Huella),
     Todas,
+}
+
+impl CualesSesiones {
+    fn incluye(&self, registro: &Registro) -> bool {
+        self.alcanza(registro.usuario_id, &registro.token)
+    }
+
+    /// Whether the session of login `token` of `usuario` is among these.
+    fn alcanza(&self, usuario: UsuarioId, token: &TokenHash) -> bool {
+        match self {
+            CualesSesiones::DeUsuario(u) => usuario == *u,
+            CualesSesiones::DeToken(t) => token == t,
+            CualesSesiones::DeLogin(u, huella) => usuario == *u && token.huella() == *huella,
+            CualesSesiones::Todas => true,
+        }
+    }
 }
 
 impl Handler<CerrarSesiones> for Dispatcher {
     type Result = usize;
 
     fn handle(&mut self, msg: CerrarSesiones, _: &mut Self::Context) -> usize {
-        let mut cerradas = 0;
-        for registro in self.sesiones.values() {
-            let aplica = match &msg.de {
-                CualesSesiones::DeUsuario(u) => registro.usuario_id == *u,
-                CualesSesiones::DeToken(t) => registro.token == *t,
-                CualesSesiones::Todas => true,
-            };
-            if aplica {
-                registro.salida.sesion.do_send(Cerrar {
-                    codigo: msg.codigo,
-                    motivo: msg.motivo,
-                });
-                cerradas += 1;
-            }
-        }
-        cerradas
+        self.cerrar(&msg.de, msg.codigo, msg.motivo)
     }
 }
 
@@ -480,5 +561,134 @@ impl Handler<ConsultarEstadisticas> for Dispatcher {
             presencia,
             cocinas,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sqlx::types::Json;
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::auth::{MotivoCierre, Token, sesion_cerrada};
+    use crate::config::{Settings, StoreSettings};
+    use crate::modelo::Usuario;
+    use crate::realtime::salida::Buzon;
+    use crate::realtime::session::{NuevaSession, Session};
+    use crate::reglas::RuleEngine;
+
+    fn cocina() -> Usuario {
+        Usuario {
+            id: UsuarioId(7),
+            usuario: "cocina1".into(),
+            nombre: "Cocina".into(),
+            rol: Rol::Cocina,
+            sucursal_id: Some(SucursalId(1)),
+            activo: true,
+            creado: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    /// The `sesion_cerrada` of `token`, as committed with id 1.
+    fn logout(token: &Token) -> Evento {
+        let nuevo = sesion_cerrada(&cocina(), &token.hash().huella(), MotivoCierre::Logout);
+        Evento {
+            id: EventoId(1),
+            entidad_tipo: nuevo.entidad.as_ref().map(|e| e.tipo.clone()),
+            entidad_id: nuevo.entidad.as_ref().map(|e| e.id),
+            tipo: nuevo.tipo,
+            subtipo: nuevo.subtipo,
+            payload: Json(nuevo.payload),
+            usuario_id: nuevo.usuario_id,
+            sucursal_id: nuevo.sucursal_id,
+            prioridad: nuevo.prioridad,
+            destinos: Json(nuevo.destinos),
+            fecha: OffsetDateTime::now_utc(),
+        }
+    }
+
+    /// The close code among a chunk of server frames (unmasked), if any.
+    fn codigo_de_cierre(mut chunk: &[u8]) -> Option<u16> {
+        while chunk.len() >= 2 {
+            let (largo, cabecera) = match chunk[1] & 0x7f {
+                126 => (u16::from_be_bytes([chunk[2], chunk[3]]) as usize, 4),
+                127 => (
+                    u64::from_be_bytes(chunk[2..10].try_into().unwrap()) as usize,
+                    10,
+                ),
+                n => (n as usize, 2),
+            };
+            let cuerpo = &chunk[cabecera..cabecera + largo];
+            if chunk[0] & 0x0f == 8 && cuerpo.len() >= 2 {
+                return Some(u16::from_be_bytes([cuerpo[0], cuerpo[1]]));
+            }
+            chunk = &chunk[cabecera + largo..];
+        }
+        None
+    }
+
+    /// A socket-less session of `token`, whose login was found valid when
+    /// the Dispatcher had dispatched up to `comprobado_hasta`; answers its
+    /// close code, or `None` if it is still open after a moment.
+    async fn abrir(
+        dispatcher: &Addr<Dispatcher>,
+        store: &Store,
+        token: &Token,
+        comprobado_hasta: EventoId,
+    ) -> Option<u16> {
+        let config = Arc::new(Settings::defaults().realtime);
+        let buzon = Buzon::new(config.ws_cola);
+        Session::start_sin_socket(
+            NuevaSession {
+                id: SesionId(comprobado_hasta.0 as u64 + 1),
+                usuario: cocina(),
+                token: token.hash(),
+                dispatcher: dispatcher.clone(),
+                store: store.clone(),
+                reglas: Arc::new(RuleEngine::new(time::UtcOffset::UTC).0),
+                config,
+                expira: OffsetDateTime::now_utc() + Duration::from_secs(3600),
+                comprobado_hasta,
+            },
+            buzon.clone(),
+        );
+        let leer = async {
+            while let Some((chunk, _)) = buzon.siguiente().await {
+                if let Some(codigo) = codigo_de_cierre(&chunk) {
+                    return Some(codigo);
+                }
+            }
+            None
+        };
+        tokio::time::timeout(Duration::from_millis(500), leer)
+            .await
+            .unwrap_or(None)
+    }
+
+    #[actix_web::test]
+    async fn un_socket_que_se_registra_tras_la_revocacion_de_su_login_se_cierra() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreSettings {
+            database_url: format!("sqlite://{}", dir.path().join("d.db").display()),
+            db_max_connections: 2,
+        })
+        .await
+        .unwrap();
+        let config = Arc::new(Settings::defaults().realtime);
+        let dispatcher = Dispatcher::new(store.clone(), config, EventoId(0), vec![], None).start();
+        let token = Token::generar();
+        dispatcher.send(Despachar(logout(&token))).await.unwrap();
+
+        // Checked before the logout was dispatched, registered after it.
+        assert_eq!(
+            abrir(&dispatcher, &store, &token, EventoId(0)).await,
+            Some(cierre::NO_AUTENTICADO)
+        );
+        // Checked after it: the login was valid then (another login, say).
+        let otro = Token::generar();
+        assert_eq!(abrir(&dispatcher, &store, &otro, EventoId(0)).await, None);
+        assert_eq!(abrir(&dispatcher, &store, &token, EventoId(1)).await, None);
     }
 }

@@ -166,6 +166,8 @@ impl Realtime {
                 store: self.store.clone(),
                 reglas: self.reglas.clone(),
                 config: self.config.clone(),
+                expira: quien.expira,
+                comprobado_hasta: quien.comprobado_hasta,
             },
             Buzon::new(self.config.ws_cola),
             &self.enchufes,

@@ -3,15 +3,17 @@
 //! Its frames go out through its [`Buzon`], where its `Sucursal` (or the
 //! Dispatcher, for a monitor) also puts live events directly — each id once,
 //! in increasing order; a client that can't keep up is closed with 4008
-//! instead of slowing anyone else. It pings, drops a silent peer, and
-//! deregisters on every way out (`stopped`).
+//! instead of slowing anyone else. It pings, drops a silent peer, closes
+//! with 4001 when its login expires, and deregisters on every way out
+//! (`stopped`).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_http::ws::{CloseCode, CloseReason, ProtocolError};
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 
 use super::SesionId;
 use super::conexion::{FrameCliente, Lector};
@@ -42,6 +44,10 @@ pub struct Session {
     visto: Instant,
     /// The client's frame rate.
     limite: LimiteDeMensajes,
+    /// When its login ends.
+    expira: OffsetDateTime,
+    /// See [`Registrar::comprobado_hasta`].
+    comprobado_hasta: EventoId,
 }
 
 /// What a new session needs besides its socket.
@@ -53,6 +59,10 @@ pub struct NuevaSession {
     pub store: Store,
     pub reglas: Arc<RuleEngine>,
     pub config: Arc<RealtimeSettings>,
+    /// When the login ends: the socket closes then, with 4001.
+    pub expira: OffsetDateTime,
+    /// The newest event dispatched when the login was found valid.
+    pub comprobado_hasta: EventoId,
 }
 
 impl Session {
@@ -96,6 +106,8 @@ impl Session {
             buzon,
             hilo,
             visto: Instant::now(),
+            expira: nueva.expira,
+            comprobado_hasta: nueva.comprobado_hasta,
         }
     }
 
@@ -278,6 +290,7 @@ impl Actor for Session {
                 perfil: self.perfil,
                 usuario_id: self.usuario.id,
                 token: self.token.clone(),
+                comprobado_hasta: self.comprobado_hasta,
             })
             .into_actor(self)
             .map(|resultado, session, ctx| match resultado {
@@ -285,6 +298,18 @@ impl Actor for Session {
                 Err(_) => session.cerrar(cierre::APAGANDO, "apagando", ctx),
             })
             .wait(ctx);
+
+        // A login lasts until `expira`, and so does its socket: on every
+        // node alike, each on its own timer.
+        let vida = Duration::try_from(self.expira - OffsetDateTime::now_utc()).unwrap_or_default();
+        ctx.run_later(vida, |session, ctx| {
+            tracing::info!(sesion = %session.id, "la sesión expiró: se cierra con 4001");
+            session.cerrar(
+                cierre::NO_AUTENTICADO,
+                "la sesión expiró: vuelve a entrar",
+                ctx,
+            );
+        });
 
         ctx.run_interval(self.config.ws_heartbeat, |session, ctx| {
             if session.visto.elapsed() > session.config.ws_timeout {

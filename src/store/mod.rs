@@ -56,6 +56,7 @@ pub use idempotencia::{Idempotencia, Respuesta};
 pub use nodos::{FilaNodo, NodoUnico};
 pub use pedidos::FiltroPedidos;
 pub use publicacion::Publicacion;
+pub use sesiones::SesionVigente;
 pub use vouchers::Revision;
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -179,6 +180,13 @@ impl Store {
         if !self.publicacion.conectar(ultimo, Box::new(destino)) {
             tracing::warn!("el Store ya tenía un destino de publicación; se ignora el segundo");
         }
+    }
+
+    /// The newest event this node handed to its Dispatcher: a login checked
+    /// after reading it has seen every revocation up to it (see
+    /// `realtime::dispatcher::Registrar`).
+    pub fn ultimo_entregado(&self) -> crate::modelo::EventoId {
+        self.publicacion.ultimo()
     }
 
     pub fn backend(&self) -> Backend {

@@ -2,8 +2,9 @@
 
 use time::OffsetDateTime;
 
-use super::{BeginWrite, Store, StoreError};
-use crate::modelo::{NuevoUsuario, Usuario, UsuarioCambiado, UsuarioId};
+use super::eventos::commit_publicando;
+use super::{BeginWrite, Publicar, Store, StoreError};
+use crate::modelo::{NuevoEvento, NuevoUsuario, Usuario, UsuarioCambiado, UsuarioId};
 
 /// The columns of a [`Usuario`]; `columnas_usuario!(u)` qualifies them for a
 /// `usuarios u` in a FROM clause.
@@ -109,13 +110,15 @@ impl Store {
     }
 
     /// Writes the new values; with `revocar`, the user's sessions end in the
-    /// same transaction.
+    /// same transaction, which publishes `evento` too (the change and its
+    /// revocation reach every node, in order, or neither happens).
     pub async fn actualizar_usuario(
         &self,
         id: UsuarioId,
         cambio: &UsuarioCambiado,
         password_hash: Option<&str>,
         revocar: bool,
+        evento: Option<NuevoEvento>,
     ) -> Result<Option<Usuario>, StoreError> {
         let fila = on_pool!(self, p => {
             let mut tx = p.begin_write().await?;
@@ -139,7 +142,14 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
+            match evento {
+                // No such user: nothing changed, nothing to tell.
+                _ if fila.is_none() => tx.rollback().await?,
+                Some(evento) => {
+                    commit_publicando!(self, tx, Publicar::uno(evento)).await?;
+                }
+                None => tx.commit().await?,
+            }
             Ok::<_, sqlx::Error>(fila)
         })?;
         Ok(fila)

@@ -33,7 +33,10 @@ const TIPOS_CONOCIDOS = [
   "refill_estado",
   "regla_fallida",
   "regla_actualizada",
+  "sesion_cerrada",
+  "usuario_actualizado",
 ];
+const MOTIVO_CIERRE = { logout: "salió", limite_de_sesiones: "la cuenta abrió más sesiones de las permitidas" };
 const ETIQUETA_REFILL = { pendiente: "Pendiente", en_proceso: "En proceso", completado: "Completado" };
 
 const usuario = await cargarConReintentos(() => iniciarPagina(["admin", "superadmin"]));
@@ -202,6 +205,12 @@ function resumen(ev) {
       return `La regla «${p.regla ?? "?"}» falló${p.linea ? ` en la línea ${p.linea}${p.columna ? `, columna ${p.columna}` : ""}` : ""}: ${p.mensaje ?? ""} (decidió el valor por omisión)`;
     case "regla_actualizada":
       return `Regla «${p.nombre ?? ev.subtipo ?? "?"}» → versión ${p.version ?? "?"}${p.autor ? ` por ${p.autor}` : ""}${p.origen ? ` (${p.origen})` : ""}`;
+    case "sesion_cerrada":
+      return `Sesión de ${nombre(p.usuario_id)} cerrada: ${MOTIVO_CIERRE[p.motivo] || p.motivo || "?"}`;
+    case "usuario_actualizado": {
+      const cambios = Array.isArray(p.cambios) && p.cambios.length ? p.cambios.join(", ") : "nada";
+      return `Cuenta de ${nombre(p.usuario_id)} cambiada por ${nombre(ev.usuario_id)}: ${cambios}${p.sesiones_revocadas ? " · sus sesiones se cerraron" : ""}`;
+    }
     default: {
       if (typeof p.mensaje === "string") return p.mensaje;
       const texto = JSON.stringify(p);

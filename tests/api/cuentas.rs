@@ -1,12 +1,14 @@
 //! Accounts: logging in and out, sessions, the lockout after too many failed
-//! logins, who may administer users and sucursales, and what
-//! `POST`/`PATCH /api/usuarios` accept.
+//! logins, the pace and the cap of an account's logins, who may administer
+//! users and sucursales, and what `POST`/`PATCH /api/usuarios` accept.
 
 use comanda::auth::Token;
 use comanda::modelo::{Rol, SucursalId};
+use futures_util::future::join_all;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, RETRY_AFTER, SET_COOKIE};
 use serde_json::{Value, json};
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration as StdDuration;
 use time::{Duration, OffsetDateTime};
 
@@ -558,6 +560,107 @@ en_ambos_stores! {
             desconocido * 4 >= conocido && conocido * 4 >= desconocido,
             "usuario existente {conocido:?}, desconocido {desconocido:?}"
         );
+    }
+
+    async fn una_rafaga_de_logins_de_una_cuenta_deja_el_tope_de_sesiones_y_el_resto_espera(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.login.sesiones_por_cuenta = NonZeroUsize::new(3).unwrap();
+            s.login.exitos_rafaga = NonZeroU32::new(5).unwrap();
+            s.login.exitos_por_minuto = NonZeroU32::new(1).unwrap();
+        })
+        .await;
+        let s1 = app.crear_sucursal("Centro").await;
+        let cocina = app.crear_usuario("cocina", Rol::Cocina, Some(s1)).await;
+        app.crear_usuario("ana", Rol::Atencion, Some(s1)).await;
+        let primero = app.token("cocina").await;
+        let mut socket = app.socket(&primero).await;
+
+        // 200 logins of the account in all, the last 199 at once.
+        let respuestas = join_all((0..199).map(|_| app.login("cocina", PASSWORD))).await;
+        let mut entraron = 0;
+        for r in respuestas {
+            if r.status() == StatusCode::OK {
+                entraron += 1;
+                continue;
+            }
+            let espera: u64 = r.headers().get(RETRY_AFTER).expect("Retry-After")
+                .to_str().unwrap().parse().expect("Retry-After en segundos");
+            assert!((1..=60).contains(&espera), "Retry-After: {espera}");
+            assert!(r.headers().get(SET_COOKIE).is_none());
+            assert_eq!(codigo_de_error(r, StatusCode::TOO_MANY_REQUESTS).await, "demasiados_inicios");
+        }
+        assert_eq!(entraron, 4, "the burst is 5 logins, the first one included");
+
+        let filas = app.store.sesiones_de(cocina.id).await.unwrap();
+        assert_eq!(filas.len(), 3, "{filas:?}");
+        let hash_del_primero = Token::parse(&primero).unwrap().hash();
+        assert!(!filas.iter().any(|h| h == hash_del_primero.as_str()), "the oldest one ended");
+        assert_eq!(socket.cierre().await, 4001);
+        let r = app.get("/api/me", &primero).await;
+        assert_eq!(codigo_de_error(r, StatusCode::UNAUTHORIZED).await, "no_autenticado");
+
+        // Another account logs in as ever.
+        assert_eq!(app.login("ana", PASSWORD).await.status(), StatusCode::OK);
+    }
+
+    async fn los_logins_fallidos_no_gastan_los_de_la_cuenta(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.login.exitos_rafaga = NonZeroU32::new(2).unwrap();
+            s.login.exitos_por_minuto = NonZeroU32::new(1).unwrap();
+            s.login.fallos_por_usuario = 100;
+        })
+        .await;
+        let s1 = app.crear_sucursal("Centro").await;
+        app.crear_usuario("ana", Rol::Atencion, Some(s1)).await;
+        for _ in 0..5 {
+            let r = app.login("ana", "no-es-la-buena").await;
+            assert_eq!(codigo_de_error(r, StatusCode::UNAUTHORIZED).await, "credenciales_invalidas");
+        }
+        for _ in 0..2 {
+            assert_eq!(app.login("ana", PASSWORD).await.status(), StatusCode::OK);
+        }
+        // Past the burst, even a wrong password gets the 429: it is not verified.
+        for password in [PASSWORD, "no-es-la-buena"] {
+            let r = app.login("ana", password).await;
+            assert_eq!(codigo_de_error(r, StatusCode::TOO_MANY_REQUESTS).await, "demasiados_inicios", "{password}");
+        }
+    }
+
+    async fn logins_que_cierran_sesiones_mientras_la_cuenta_publica_no_se_traban(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.login.sesiones_por_cuenta = NonZeroUsize::new(2).unwrap();
+            s.login.exitos_rafaga = NonZeroU32::new(1000).unwrap();
+            s.realtime.servicio_rafaga = NonZeroU32::new(1000).unwrap();
+        })
+        .await;
+        let s1 = app.crear_sucursal("Centro").await;
+        let bot = app.crear_usuario("bot", Rol::Servicio, Some(s1)).await;
+        // The newest login of the account, so that no other one ends it.
+        let publica = Token::generar();
+        let ahora = OffsetDateTime::now_utc();
+        app.store
+            .crear_sesion(publica.hash().as_str(), bot.id, ahora + Duration::days(1), ahora + Duration::days(2))
+            .await
+            .unwrap();
+
+        // Each login past the cap publishes a sesion_cerrada of the account
+        // in its transaction, as each publication of the account does.
+        const VECES: usize = 40;
+        let logins = join_all((0..VECES).map(|_| app.login("bot", PASSWORD)));
+        let (app, publica) = (&app, publica.as_str());
+        let publicaciones = join_all((0..VECES).map(|n| async move {
+            let evento = json!({"tipo": "aviso", "mensaje": format!("aviso {n}")});
+            app.post("/api/eventos", publica, &evento).await
+        }));
+        let (logins, publicaciones) = tokio::time::timeout(
+            StdDuration::from_secs(20),
+            futures_util::future::join(logins, publicaciones),
+        )
+        .await
+        .expect("logins and publications of one account at once all finish");
+        assert!(logins.iter().all(|r| r.status() == StatusCode::OK));
+        assert!(publicaciones.iter().all(|r| r.status() == StatusCode::CREATED));
+        assert_eq!(app.store.sesiones_de(bot.id).await.unwrap().len(), 2);
     }
 
     async fn ninguna_respuesta_sobre_usuarios_lleva_un_hash_de_password(backend) {

@@ -18,4 +18,5 @@ mod difusion;
 mod escucha;
 mod reinicio;
 mod saltos;
+mod sesiones;
 mod sqlite;

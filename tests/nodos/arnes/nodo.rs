@@ -226,6 +226,20 @@ impl Nodo {
             .await
     }
 
+    pub async fn patch(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+    }
+
     /// `GET /api/estadisticas`, which must answer 200.
     pub async fn estadisticas(&self, token: &str) -> Value {
         let r = self
