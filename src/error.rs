@@ -31,6 +31,10 @@ pub enum ApiError {
     DemasiadoGrande(String),
     #[error("{0}")]
     TipoNoSoportado(String),
+    /// A flat publication of an event that only a workflow emits
+    /// (`eventos::RESERVADOS`): the message names what to call instead.
+    #[error("{0}")]
+    EventoReservado(String),
     /// A rule that does not compile: where, and why.
     #[error("la regla no compila: {}", .0.mensaje)]
     ReglaInvalida(crate::reglas::ErrorCompilacion),
@@ -75,6 +79,7 @@ impl ApiError {
             ApiError::Conflicto(_) => "conflicto",
             ApiError::DemasiadoGrande(_) => "demasiado_grande",
             ApiError::TipoNoSoportado(_) => "tipo_no_soportado",
+            ApiError::EventoReservado(_) => "evento_reservado",
             ApiError::ReglaInvalida(_) => "regla_invalida",
             ApiError::DemasiadasPeticiones(_) => "demasiadas_peticiones",
             ApiError::NoDisponible => "no_disponible",
@@ -94,7 +99,9 @@ impl ResponseError for ApiError {
             ApiError::Conflicto(_) => StatusCode::CONFLICT,
             ApiError::DemasiadoGrande(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TipoNoSoportado(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::ReglaInvalida(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::ReglaInvalida(_) | ApiError::EventoReservado(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::DemasiadasPeticiones(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NoDisponible => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Interno(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -22,4 +22,5 @@ mod migraciones;
 mod nodos;
 mod realtime;
 mod reglas;
+mod reservados;
 mod transporte;
