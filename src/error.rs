@@ -20,6 +20,13 @@ pub enum ApiError {
     CredencialesInvalidas,
     #[error("no tienes permiso para esto")]
     Prohibido,
+    /// A cookie-authenticated write (or a login) from a page that is not
+    /// one of comanda's own origins: see `http::csrf`.
+    #[error(
+        "esta petición no viene de una página de comanda (su cabecera Origin falta o no está \
+         permitida): usa la página de comanda, o un token Bearer desde un programa"
+    )]
+    OrigenNoPermitido,
     /// Too many failed logins: answered with `Retry-After`, in seconds.
     #[error("demasiados intentos fallidos: espera {} s antes de volver a intentarlo", segundos(.0))]
     DemasiadosIntentos(std::time::Duration),
@@ -74,6 +81,7 @@ impl ApiError {
             ApiError::NoAutenticado => "no_autenticado",
             ApiError::CredencialesInvalidas => "credenciales_invalidas",
             ApiError::Prohibido => "prohibido",
+            ApiError::OrigenNoPermitido => "origen_no_permitido",
             ApiError::DemasiadosIntentos(_) => "demasiados_intentos",
             ApiError::NoEncontrado(_) => "no_encontrado",
             ApiError::Conflicto(_) => "conflicto",
@@ -93,7 +101,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Invalida(_) => StatusCode::BAD_REQUEST,
             ApiError::NoAutenticado | ApiError::CredencialesInvalidas => StatusCode::UNAUTHORIZED,
-            ApiError::Prohibido => StatusCode::FORBIDDEN,
+            ApiError::Prohibido | ApiError::OrigenNoPermitido => StatusCode::FORBIDDEN,
             ApiError::DemasiadosIntentos(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NoEncontrado(_) => StatusCode::NOT_FOUND,
             ApiError::Conflicto(_) => StatusCode::CONFLICT,

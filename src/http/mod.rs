@@ -2,6 +2,7 @@
 //! per area. Handlers are thin: parse, authorize, call the domain, answer.
 
 mod administracion;
+mod csrf;
 mod cuentas;
 mod eventos;
 mod flujos;
@@ -11,7 +12,7 @@ mod salud;
 pub mod traspaso;
 mod ws;
 
-pub use ws::OrigenesPermitidos;
+pub use csrf::OrigenesPermitidos;
 
 use std::path::Path;
 use std::time::Instant;
@@ -69,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
         web::scope("/api")
             .wrap(from_fn(limitar_servicio))
             .wrap(from_fn(limitar_cuerpo))
+            .wrap(from_fn(csrf::exigir_origen))
             .configure(cuentas::configure)
             .configure(administracion::configure)
             .configure(eventos::configure)

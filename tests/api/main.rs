@@ -20,6 +20,7 @@ mod limites;
 mod metricas;
 mod migraciones;
 mod nodos;
+mod origenes;
 mod realtime;
 mod reglas;
 mod reservados;
