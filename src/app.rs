@@ -221,6 +221,9 @@ fn servidor(
         n => n,
     };
     let shutdown_timeout = settings.shutdown_timeout.as_secs();
+    let cabeceras_plazo = settings.http.cabeceras_plazo;
+    let conexiones = conexiones_http(settings.http.conexiones);
+    tracing::info!(conexiones, "conexiones HTTP a la vez");
     let static_dir = settings.static_dir.clone();
     let realtime = web::Data::new(realtime);
     let contexto = web::Data::new(Contexto {
@@ -245,6 +248,10 @@ fn servidor(
     let parada = servidor.graceful_shutdown_signal();
     let server = servidor
         .workers(workers)
+        // actix-server counts a connection per worker until its HTTP
+        // service ends; an upgraded WebSocket ends it in `http::traspaso`
+        // when it leaves for the realtime core, so sockets don't count.
+        .max_concurrent_connections(conexiones.div_ceil(workers).max(1))
         .disable_signals()
         .shutdown_timeout(shutdown_timeout)
         .listen("comanda", listener, move || {
@@ -259,7 +266,7 @@ fn servidor(
                     async move { parada.notified().await }
                 })
                 .keep_alive(KeepAlive::default())
-                .client_request_timeout(Duration::from_secs(5))
+                .client_request_timeout(cabeceras_plazo)
                 .client_disconnect_timeout(Duration::from_secs(1))
                 .h1_allow_half_closed(true)
                 // Frames are small and must leave at once: without this,
@@ -285,6 +292,27 @@ fn servidor(
         .map_err(|source| ArranqueError::Bind { bind, source })?
         .run();
     Ok(server)
+}
+
+/// `--http-conexiones`, or half of the soft limit of open files when 0
+/// (at least 64): the other half is for the sockets, the database pool and
+/// the rules, which slow HTTP clients then can never starve.
+fn conexiones_http(pedidas: usize) -> usize {
+    if pedidas > 0 {
+        return pedidas;
+    }
+    let mut limite = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given.
+    let leido = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limite) } == 0;
+    let archivos = if leido && limite.rlim_cur != libc::RLIM_INFINITY {
+        usize::try_from(limite.rlim_cur).unwrap_or(usize::MAX)
+    } else {
+        usize::MAX
+    };
+    (archivos / 2).clamp(64, 1 << 20)
 }
 
 /// What every worker's app shares.
@@ -315,6 +343,9 @@ fn aplicacion(
 > {
     let static_dir = estado.static_dir;
     App::new()
+        // Innermost of the three: a refused body is measured and answered
+        // with the security headers like any other answer.
+        .wrap(from_fn(http::leer_cuerpo))
         .wrap(http::cabeceras_de_seguridad())
         // Around `/ws` too: it ends at the handshake, holding nothing for
         // the socket's life (unlike a request span).

@@ -36,6 +36,9 @@ pub enum ApiError {
     Conflicto(String),
     #[error("{0}")]
     DemasiadoGrande(String),
+    /// The body did not arrive whole within `--cuerpo-plazo`.
+    #[error("el cuerpo de la petición no llegó entero en {}", humantime::format_duration(*.0))]
+    CuerpoLento(std::time::Duration),
     #[error("{0}")]
     TipoNoSoportado(String),
     /// A flat publication of an event that only a workflow emits
@@ -86,6 +89,7 @@ impl ApiError {
             ApiError::NoEncontrado(_) => "no_encontrado",
             ApiError::Conflicto(_) => "conflicto",
             ApiError::DemasiadoGrande(_) => "demasiado_grande",
+            ApiError::CuerpoLento(_) => "cuerpo_lento",
             ApiError::TipoNoSoportado(_) => "tipo_no_soportado",
             ApiError::EventoReservado(_) => "evento_reservado",
             ApiError::ReglaInvalida(_) => "regla_invalida",
@@ -106,6 +110,7 @@ impl ResponseError for ApiError {
             ApiError::NoEncontrado(_) => StatusCode::NOT_FOUND,
             ApiError::Conflicto(_) => StatusCode::CONFLICT,
             ApiError::DemasiadoGrande(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::CuerpoLento(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::TipoNoSoportado(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::ReglaInvalida(_) | ApiError::EventoReservado(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
