@@ -413,6 +413,38 @@ en_ambos_stores! {
         assert!(leido.starts_with(b"HTTP/1.1 408"), "{}", String::from_utf8_lossy(&leido));
         assert!(inicio.elapsed() < plazo + Duration::from_secs(3));
     }
+    async fn las_conexiones_http_estan_acotadas_y_los_sockets_no_cuentan(backend) {
+        let plazo = Duration::from_secs(1);
+        let app = spawn_app_with(backend, |s| {
+            s.http.conexiones = 2;
+            s.http.cabeceras_plazo = plazo;
+        })
+        .await;
+        let cadena = Cadena::nueva(app).await;
+        let app = &cadena.app;
+        let token = app.token("cocina1").await;
+        // Upgraded sockets leave HTTP: many more than the bound stay open.
+        let mut sockets = Vec::new();
+        for _ in 0..5 {
+            sockets.push(app.socket(&token).await);
+        }
+        let sin_reuso = || reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+        assert_eq!(sin_reuso().get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+
+        // Two connections that send nothing take both places: the next one
+        // waits until the head deadline frees one.
+        let mut mudas = Vec::new();
+        for _ in 0..2 {
+            mudas.push(TcpStream::connect(("127.0.0.1", app.port)).await.unwrap());
+        }
+        let inicio = Instant::now();
+        let r = sin_reuso().get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(inicio.elapsed() >= plazo / 2, "no esperó un lugar: {:?}", inicio.elapsed());
+        for socket in &mut sockets {
+            socket.ping().await;
+        }
+    }
 }
 
 /// Sends a request head with `cabeceras` and a piece of its body, then

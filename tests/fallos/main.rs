@@ -22,6 +22,7 @@ mod almacen;
 mod escritor;
 mod sondeo;
 
+mod cuerpos_lentos;
 mod postgres_parado;
 mod sigkill;
 mod sigterm;
