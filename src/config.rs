@@ -171,8 +171,9 @@ pub struct Settings {
 /// not at all) can tie up.
 #[derive(Debug, Clone, Args)]
 pub struct HttpSettings {
-    /// Time from a connection's start to the end of its first request head
-    /// (after it: 408 and the connection closes).
+    /// Time from a request's first byte (for a connection's first request,
+    /// from the connection's start) to the end of its head; after it, the
+    /// connection closes (with a 408 on its first request).
     #[arg(long = "cabeceras-plazo", env = "COMANDA_CABECERAS_PLAZO", value_parser = humantime::parse_duration, default_value = "5s")]
     pub cabeceras_plazo: Duration,
 

@@ -3,6 +3,7 @@
 
 mod administracion;
 mod body;
+pub mod connection;
 mod csrf;
 mod cuentas;
 mod eventos;

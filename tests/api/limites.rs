@@ -445,6 +445,41 @@ en_ambos_stores! {
             socket.ping().await;
         }
     }
+    async fn una_cabecera_que_gotea_en_una_conexion_reutilizada_se_corta_a_tiempo(backend) {
+        let plazo = Duration::from_millis(500);
+        let app = spawn_app_with(backend, |s| s.http.cabeceras_plazo = plazo).await;
+        let mut tcp = TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+        // Kept alive: several requests go through on one connection.
+        for _ in 0..3 {
+            tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: comanda\r\n\r\n").await.unwrap();
+            let mut leido = vec![0u8; 4096];
+            let n = tcp.read(&mut leido).await.unwrap();
+            assert!(leido[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&leido[..n]));
+        }
+        // The next head, a byte at a time: actix-http alone would wait for it
+        // for as long as the bytes kept coming.
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nX-Goteo: ").await.unwrap();
+        let inicio = Instant::now();
+        let mut goteo = tokio::time::interval(Duration::from_millis(100));
+        let mut leido = [0u8; 64];
+        let cortada = loop {
+            tokio::select! {
+                _ = goteo.tick() => {
+                    if tcp.write_all(b"x").await.is_err() {
+                        break true;
+                    }
+                }
+                r = tcp.read(&mut leido) => break matches!(r, Ok(0) | Err(_)),
+            }
+            assert!(
+                inicio.elapsed() < plazo + Duration::from_secs(3),
+                "la cabecera sigue goteando tras {:?}",
+                inicio.elapsed()
+            );
+        };
+        assert!(cortada, "{}", String::from_utf8_lossy(&leido));
+        assert!(inicio.elapsed() >= plazo, "{:?}", inicio.elapsed());
+    }
 }
 
 /// Sends a request head with `cabeceras` and a piece of its body, then
