@@ -6,13 +6,14 @@ use std::net::TcpListener;
 
 use std::time::Duration;
 
-use actix_http::{HttpService, KeepAlive};
-use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
+use actix_http::{HttpService, KeepAlive, Protocol};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
 use actix_web::body::MessageBody;
 use actix_web::dev::{
     AppConfig, Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse,
 };
 use actix_web::middleware::from_fn;
+use actix_web::rt::net::TcpStream;
 use actix_web::{App, web};
 use tracing_actix_web::TracingLogger;
 
@@ -20,6 +21,7 @@ use crate::auth::{self, Inicios, Intentos};
 use crate::config::Settings;
 use crate::cuentas::{self, CuentaError, SuperadminInicial};
 use crate::flujos::Contexto;
+use crate::http::connection::Conexion;
 use crate::http::{self, OrigenesPermitidos};
 use crate::metricas;
 use crate::modelo::{Sucursal, Usuario};
@@ -253,6 +255,9 @@ fn servidor(
         n => n,
     };
     let shutdown_timeout = settings.shutdown_timeout.as_secs();
+    let cabeceras_plazo = settings.http.cabeceras_plazo;
+    let conexiones = conexiones_http(settings.http.conexiones);
+    tracing::info!(conexiones, "conexiones HTTP a la vez");
     let static_dir = settings.static_dir.clone();
     let realtime = web::Data::new(realtime);
     let contexto = web::Data::new(Contexto {
@@ -278,6 +283,10 @@ fn servidor(
     let parada = servidor.graceful_shutdown_signal();
     let server = servidor
         .workers(workers)
+        // actix-server counts a connection per worker until its HTTP
+        // service ends; an upgraded WebSocket ends it in `http::traspaso`
+        // when it leaves for the realtime core, so sockets don't count.
+        .max_concurrent_connections(conexiones.div_ceil(workers).max(1))
         .disable_signals()
         .shutdown_timeout(shutdown_timeout)
         .listen("comanda", listener, move || {
@@ -286,21 +295,21 @@ fn servidor(
             let config = AppConfig::default();
             let para_la_app = config.clone();
             let parada = parada.clone();
-            HttpService::build()
+            let http = HttpService::build()
                 .graceful_shutdown_signal(move || {
                     let parada = parada.clone();
                     async move { parada.notified().await }
                 })
                 .keep_alive(KeepAlive::default())
-                .client_request_timeout(Duration::from_secs(5))
+                .client_request_timeout(cabeceras_plazo)
                 .client_disconnect_timeout(Duration::from_secs(1))
                 .h1_allow_half_closed(true)
-                // Frames are small and must leave at once: without this,
-                // Nagle's algorithm holds a frame written right after the
-                // client's own small frame (a ping, a `reanudar`) until the
-                // client's delayed ACK, up to 40 ms.
-                .tcp_nodelay(true)
                 .local_addr(addr)
+                // Each request tells its connection where it is (see
+                // `http::connection`).
+                .on_connect_ext(|io: &Conexion, datos| {
+                    datos.insert(io.fase());
+                })
                 // WebSocket upgrades go through the same app, then leave
                 // actix-http with their socket.
                 .upgrade(http::traspaso::servicio(
@@ -312,12 +321,44 @@ fn servidor(
                         .into_factory()
                         .map_err(|e: actix_web::Error| e.error_response()),
                     move |_| para_la_app.clone(),
-                ))
-                .tcp()
+                ));
+            fn_service(move |io: TcpStream| async move {
+                // Frames are small and must leave at once: without this,
+                // Nagle's algorithm holds a frame written right after the
+                // client's own small frame (a ping, a `reanudar`) until the
+                // client's delayed ACK, up to 40 ms.
+                if let Err(e) = io.set_nodelay(true) {
+                    tracing::debug!(error = %e, "no se pudo quitar Nagle");
+                }
+                let peer = io.peer_addr().ok();
+                Ok((Conexion::new(io, cabeceras_plazo), Protocol::Http1, peer))
+            })
+            .and_then(http)
         })
         .map_err(|source| ArranqueError::Bind { bind, source })?
         .run();
     Ok(server)
+}
+
+/// `--http-conexiones`, or half of the soft limit of open files when 0
+/// (at least 64): the other half is for the sockets, the database pool and
+/// the rules, which slow HTTP clients then can never starve.
+fn conexiones_http(pedidas: usize) -> usize {
+    if pedidas > 0 {
+        return pedidas;
+    }
+    let mut limite = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given.
+    let leido = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limite) } == 0;
+    let archivos = if leido && limite.rlim_cur != libc::RLIM_INFINITY {
+        usize::try_from(limite.rlim_cur).unwrap_or(usize::MAX)
+    } else {
+        usize::MAX
+    };
+    (archivos / 2).clamp(64, 1 << 20)
 }
 
 /// What every worker's app shares.
@@ -349,10 +390,15 @@ fn aplicacion(
 > {
     let static_dir = estado.static_dir;
     App::new()
+        // Innermost of the four: a refused body is measured and answered
+        // with the security headers like any other answer.
+        .wrap(from_fn(http::leer_cuerpo))
         .wrap(http::cabeceras_de_seguridad())
         // Around `/ws` too: it ends at the handshake, holding nothing for
         // the socket's life (unlike a request span).
         .wrap(from_fn(http::medir))
+        // Outermost: the head has arrived when the app is called.
+        .wrap(from_fn(http::connection::seguir_peticiones))
         .app_data(estado.store)
         .app_data(estado.realtime)
         .app_data(estado.reglas)

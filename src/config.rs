@@ -157,6 +157,9 @@ pub struct Settings {
     pub reglas: ReglasSettings,
 
     #[command(flatten)]
+    pub http: HttpSettings,
+
+    #[command(flatten)]
     pub login: LoginSettings,
 
     #[command(flatten)]
@@ -164,6 +167,37 @@ pub struct Settings {
 
     #[command(flatten)]
     pub nodo: NodoSettings,
+}
+
+/// How long a client may take to send a request, and how many HTTP
+/// connections a node holds at once: what a client that sends slowly (or
+/// not at all) can tie up.
+#[derive(Debug, Clone, Args)]
+pub struct HttpSettings {
+    /// Time from a request's first byte (for a connection's first request,
+    /// from the connection's start) to the end of its head; after it, the
+    /// connection closes (with a 408 on its first request).
+    #[arg(long = "cabeceras-plazo", env = "COMANDA_CABECERAS_PLAZO", value_parser = humantime::parse_duration, default_value = "5s")]
+    pub cabeceras_plazo: Duration,
+
+    /// Time from the end of a request head to the end of its body, on every
+    /// route; after it, 408 and the connection closes. Bodies are at most
+    /// 64 KiB: 10 s is a 52 kbit/s link.
+    #[arg(long = "cuerpo-plazo", env = "COMANDA_CUERPO_PLAZO", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub cuerpo_plazo: Duration,
+
+    /// HTTP connections this node holds at once (sending a request, being
+    /// answered, or idle between requests); more wait in the listen queue
+    /// until one ends. WebSockets don't count: they leave HTTP once
+    /// upgraded. 0 = half of the process's open-file limit, so that slow
+    /// clients can never take the descriptors that sockets, the database
+    /// and the rules need.
+    #[arg(
+        long = "http-conexiones",
+        env = "COMANDA_HTTP_CONEXIONES",
+        default_value_t = 0
+    )]
+    pub conexiones: usize,
 }
 
 /// Login abuse: after this many failed logins for one user name, or from one

@@ -20,6 +20,13 @@ pub enum ApiError {
     CredencialesInvalidas,
     #[error("no tienes permiso para esto")]
     Prohibido,
+    /// A cookie-authenticated write (or a login) from a page that is not
+    /// one of comanda's own origins: see `http::csrf`.
+    #[error(
+        "esta petición no viene de una página de comanda (su cabecera Origin falta o no está \
+         permitida): usa la página de comanda, o un token Bearer desde un programa"
+    )]
+    OrigenNoPermitido,
     /// Too many failed logins: answered with `Retry-After`, in seconds.
     #[error("demasiados intentos fallidos: espera {} s antes de volver a intentarlo", segundos(.0))]
     DemasiadosIntentos(std::time::Duration),
@@ -33,8 +40,15 @@ pub enum ApiError {
     Conflicto(String),
     #[error("{0}")]
     DemasiadoGrande(String),
+    /// The body did not arrive whole within `--cuerpo-plazo`.
+    #[error("el cuerpo de la petición no llegó entero en {}", humantime::format_duration(*.0))]
+    CuerpoLento(std::time::Duration),
     #[error("{0}")]
     TipoNoSoportado(String),
+    /// A flat publication of an event that only a workflow emits
+    /// (`eventos::RESERVADOS`): the message names what to call instead.
+    #[error("{0}")]
+    EventoReservado(String),
     /// A rule that does not compile: where, and why.
     #[error("la regla no compila: {}", .0.mensaje)]
     ReglaInvalida(crate::reglas::ErrorCompilacion),
@@ -74,12 +88,15 @@ impl ApiError {
             ApiError::NoAutenticado => "no_autenticado",
             ApiError::CredencialesInvalidas => "credenciales_invalidas",
             ApiError::Prohibido => "prohibido",
+            ApiError::OrigenNoPermitido => "origen_no_permitido",
             ApiError::DemasiadosIntentos(_) => "demasiados_intentos",
             ApiError::DemasiadosInicios(_) => "demasiados_inicios",
             ApiError::NoEncontrado(_) => "no_encontrado",
             ApiError::Conflicto(_) => "conflicto",
             ApiError::DemasiadoGrande(_) => "demasiado_grande",
+            ApiError::CuerpoLento(_) => "cuerpo_lento",
             ApiError::TipoNoSoportado(_) => "tipo_no_soportado",
+            ApiError::EventoReservado(_) => "evento_reservado",
             ApiError::ReglaInvalida(_) => "regla_invalida",
             ApiError::DemasiadasPeticiones(_) => "demasiadas_peticiones",
             ApiError::NoDisponible => "no_disponible",
@@ -93,15 +110,18 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Invalida(_) => StatusCode::BAD_REQUEST,
             ApiError::NoAutenticado | ApiError::CredencialesInvalidas => StatusCode::UNAUTHORIZED,
-            ApiError::Prohibido => StatusCode::FORBIDDEN,
+            ApiError::Prohibido | ApiError::OrigenNoPermitido => StatusCode::FORBIDDEN,
             ApiError::DemasiadosIntentos(_) | ApiError::DemasiadosInicios(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
             ApiError::NoEncontrado(_) => StatusCode::NOT_FOUND,
             ApiError::Conflicto(_) => StatusCode::CONFLICT,
             ApiError::DemasiadoGrande(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::CuerpoLento(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::TipoNoSoportado(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::ReglaInvalida(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::ReglaInvalida(_) | ApiError::EventoReservado(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::DemasiadasPeticiones(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NoDisponible => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Interno(_) => StatusCode::INTERNAL_SERVER_ERROR,

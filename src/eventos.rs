@@ -34,10 +34,80 @@ pub fn destinos_por_defecto(tipo: &str) -> Destinos {
     }
 }
 
+/// An event that only a workflow of comanda emits, and what emits it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservado {
+    pub tipo: &'static str,
+    /// The endpoint to call instead, or what in comanda emits it.
+    pub lo_emite: &'static str,
+}
+
+/// The events whose effects a workflow owns: a kitchen drops an alert on
+/// `alerta_leida`, escalation stops, a desk moves an order on
+/// `pedido_estado`… A flat publication of one of them would have those
+/// effects on every screen while the row says otherwise, so
+/// [`publicar_plano`] refuses them (422 `evento_reservado`), naming what
+/// emits each. The creation events of the seed's path (`alerta_cocina`,
+/// `voucher_nuevo`, `pedido_nuevo`, `refill_solicitado`) and any other
+/// `tipo` stay publishable.
+pub const RESERVADOS: [Reservado; 11] = [
+    Reservado {
+        tipo: "alerta_leida",
+        lo_emite: "POST /api/alertas/{id}/leida",
+    },
+    Reservado {
+        tipo: "alerta_escalada",
+        lo_emite: "la cocina de cada sucursal, al escalar una alerta sin leer",
+    },
+    Reservado {
+        tipo: "pedido_aprobado",
+        lo_emite: "POST /api/pedidos/{id}/aprobar",
+    },
+    Reservado {
+        tipo: "pedido_estado",
+        lo_emite: "POST /api/pedidos/{id}/estado",
+    },
+    Reservado {
+        tipo: "voucher_aprobado",
+        lo_emite: "POST /api/vouchers/{id}/aprobar",
+    },
+    Reservado {
+        tipo: "voucher_rechazado",
+        lo_emite: "POST /api/vouchers/{id}/rechazar",
+    },
+    Reservado {
+        tipo: "refill_estado",
+        lo_emite: "POST /api/refills/{id}/estado",
+    },
+    Reservado {
+        tipo: "regla_actualizada",
+        lo_emite: "PUT /api/reglas/{nombre} y POST /api/reglas/{nombre}/restaurar",
+    },
+    Reservado {
+        tipo: "regla_fallida",
+        lo_emite: "el motor de reglas, cuando una regla falla",
+    },
+    Reservado {
+        tipo: "sesion_cerrada",
+        lo_emite: "POST /api/logout y PATCH /api/usuarios/{id}",
+    },
+    Reservado {
+        tipo: "usuario_actualizado",
+        lo_emite: "PATCH /api/usuarios/{id}",
+    },
+];
+
+/// The entry of [`RESERVADOS`] for `tipo`, if it is reserved.
+pub fn reservado(tipo: &str) -> Option<&'static Reservado> {
+    RESERVADOS.iter().find(|r| r.tipo == tipo)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PublicarError {
     #[error("tu rol no puede publicar eventos")]
     Prohibido,
+    #[error("\"{}\" no se publica a mano: lo emite {}", .0.tipo, .0.lo_emite)]
+    Reservado(&'static Reservado),
     #[error("la sucursal {0} está fuera de tu alcance")]
     FueraDeAlcance(SucursalId),
     #[error("la sucursal {0} no existe")]
@@ -184,6 +254,9 @@ fn evento_plano(
         tipo = "voucher_nuevo".into();
         subtipo = Some("whatsapp".into());
     }
+    if let Some(r) = reservado(&tipo) {
+        return Err(PublicarError::Reservado(r));
+    }
     let sucursal_id = match plano.remove("sucursal_id") {
         None | Some(Value::Null) => autor.sucursal_id,
         Some(v) => {
@@ -296,6 +369,34 @@ mod tests {
     }
 
     #[test]
+    fn los_eventos_de_los_flujos_no_se_publican_a_mano() {
+        for r in RESERVADOS {
+            let e = evento_plano(
+                &servicio(Some(1)),
+                plano(json!({"tipo": r.tipo, "alerta_id": 1})),
+            );
+            assert!(
+                matches!(e, Err(PublicarError::Reservado(x)) if x.tipo == r.tipo),
+                "{}",
+                r.tipo
+            );
+        }
+        for tipo in [
+            "alerta_cocina",
+            "voucher_nuevo",
+            "voucher_whatsapp",
+            "pedido_nuevo",
+            "refill_solicitado",
+            "cliente_llego",
+        ] {
+            assert!(
+                evento_plano(&servicio(Some(1)), plano(json!({"tipo": tipo}))).is_ok(),
+                "{tipo}"
+            );
+        }
+    }
+
+    #[test]
     fn campos_malos_se_rechazan() {
         for malo in [
             json!({}),
@@ -382,7 +483,12 @@ mod tests {
             prop_assert!(!e.to_string().is_empty());
             let estado = ApiError::from(e).status_code();
             prop_assert!(
-                estado == StatusCode::BAD_REQUEST || estado == StatusCode::FORBIDDEN,
+                [
+                    StatusCode::BAD_REQUEST,
+                    StatusCode::FORBIDDEN,
+                    StatusCode::UNPROCESSABLE_ENTITY
+                ]
+                .contains(&estado),
                 "{}",
                 estado
             );
@@ -406,6 +512,7 @@ mod tests {
                     Err(e) => rechazo_es_4xx(e)?,
                     Ok(nuevo) => {
                         prop_assert!(es_nombre(&nuevo.tipo) && nuevo.tipo != "voucher_whatsapp");
+                        prop_assert!(reservado(&nuevo.tipo).is_none());
                         prop_assert!(nuevo.subtipo.as_deref().is_none_or(es_nombre));
                         if let Some(s) = nuevo.sucursal_id {
                             prop_assert!(Alcance::de(&quien).incluye(s));
@@ -419,7 +526,7 @@ mod tests {
 
             #[test]
             fn un_evento_plano_valido_se_lee_tal_cual(
-                tipo in "[a-z0-9_]{1,50}",
+                tipo in "[a-z0-9_]{1,50}".prop_filter("no reservado", |t| reservado(t).is_none()),
                 subtipo in prop::option::of("[a-z0-9_]{1,50}"),
                 sucursal in prop::option::of(1i64..4),
                 prioridad in prop::option::of(prop::sample::select(Prioridad::TODOS)),

@@ -37,7 +37,9 @@
 //!   `Cocina` (one per sucursal), `Session` (one per socket); the WebSocket
 //!   protocol.
 //! - [`error`] — [`error::ApiError`], the `{"error":{codigo,mensaje}}` answer.
-//! - [`http`] — routes and thin handlers, one file per area.
+//! - [`http`] — routes and thin handlers, one file per area; and what every
+//!   request meets before them: the deadlines of its connection, the size
+//!   and deadline of its body, the `Origin` of a cookie's write.
 //! - [`app`] — startup: builds an [`app::Application`] from settings and runs
 //!   it until SIGINT/SIGTERM.
 //! - [`cli`] — the `migrate` and `usuario crear` commands.

@@ -1,8 +1,8 @@
 //! The body of `POST /api/eventos` from raw bytes, through every step before
 //! the store: the decoding of actix's `Json<Map<String, Value>>` extractor
 //! (`serde_json::from_slice`), `eventos::validar_plano` (permission, format,
-//! scope) and `eventos::decidir_plano` with the shipped rules. Bad input is a
-//! 400 or 403 `ApiError`; good input is an event the store can write, routed
+//! scope, the events only workflows emit) and `eventos::decidir_plano` with
+//! the shipped rules. Bad input is a 400, 403 or 422 `ApiError`; good input is an event the store can write, routed
 //! and prioritized exactly as the shipped rules say, and no rule fails.
 //!
 //! Input: byte 0 picks the author (rol × sucursal), byte 1 the age in minutes
@@ -17,7 +17,7 @@ use actix_web::ResponseError;
 use actix_web::http::StatusCode;
 use comanda::auth::Alcance;
 use comanda::error::ApiError;
-use comanda::eventos::{decidir_plano, destinos_por_defecto, validar_plano};
+use comanda::eventos::{decidir_plano, destinos_por_defecto, reservado, validar_plano};
 use comanda::modelo::{Destinos, Rol, SucursalId, Usuario, UsuarioId};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
@@ -65,7 +65,12 @@ fuzz_target!(|datos: &[u8]| {
             assert!(!e.to_string().is_empty());
             let estado = ApiError::from(e).status_code();
             assert!(
-                estado == StatusCode::BAD_REQUEST || estado == StatusCode::FORBIDDEN,
+                [
+                    StatusCode::BAD_REQUEST,
+                    StatusCode::FORBIDDEN,
+                    StatusCode::UNPROCESSABLE_ENTITY
+                ]
+                .contains(&estado),
                 "{estado}"
             );
             return;
@@ -83,6 +88,7 @@ fuzz_target!(|datos: &[u8]| {
         nuevo.tipo
     );
     assert_ne!(nuevo.tipo, "voucher_whatsapp");
+    assert!(reservado(&nuevo.tipo).is_none(), "{} es de un flujo", nuevo.tipo);
     for campo in CONSUMIDOS {
         assert!(!nuevo.payload.contains_key(campo), "{campo} en el payload");
     }

@@ -27,6 +27,7 @@ impl From<PublicarError> for ApiError {
             PublicarError::Prohibido | PublicarError::FueraDeAlcance(_) => ApiError::Prohibido,
             PublicarError::SucursalInexistente(_) => ApiError::NoEncontrado(e.to_string()),
             PublicarError::Invalido(m) => ApiError::Invalida(m),
+            PublicarError::Reservado(_) => ApiError::EventoReservado(e.to_string()),
             PublicarError::Store(e) => e.into(),
         }
     }

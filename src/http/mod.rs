@@ -2,6 +2,9 @@
 //! per area. Handlers are thin: parse, authorize, call the domain, answer.
 
 mod administracion;
+mod body;
+pub mod connection;
+mod csrf;
 mod cuentas;
 mod eventos;
 mod flujos;
@@ -11,7 +14,8 @@ mod salud;
 pub mod traspaso;
 mod ws;
 
-pub use ws::OrigenesPermitidos;
+pub use body::{LIMITE_CUERPO, leer_cuerpo};
+pub use csrf::OrigenesPermitidos;
 
 use std::path::Path;
 use std::time::Instant;
@@ -20,9 +24,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::{DefaultHeaders, Next, from_fn};
-use actix_web::web::BytesMut;
 use actix_web::{FromRequest, HttpMessage, HttpResponse, web};
-use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::auth::{Alcance, Autenticado};
@@ -30,9 +32,6 @@ use crate::error::{ApiError, json_error, path_error, query_error};
 use crate::metricas;
 use crate::modelo::{EventoId, SucursalId};
 use crate::realtime::Realtime;
-
-/// Largest request body the API accepts, on any route.
-pub const LIMITE_CUERPO: usize = 64 * 1024;
 
 /// Headers on every answer, pages and API alike: scripts only from our own
 /// files (no inline script), sockets to ourselves, never inside a frame.
@@ -68,7 +67,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
     .service(
         web::scope("/api")
             .wrap(from_fn(limitar_servicio))
-            .wrap(from_fn(limitar_cuerpo))
+            .wrap(from_fn(csrf::exigir_origen))
             .configure(cuentas::configure)
             .configure(administracion::configure)
             .configure(eventos::configure)
@@ -79,55 +78,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
     if static_dir.is_dir() {
         cfg.service(actix_files::Files::new("/", static_dir).index_file("index.html"));
     }
-}
-
-fn cuerpo_demasiado_grande() -> ApiError {
-    ApiError::DemasiadoGrande(format!(
-        "el cuerpo supera el límite de {LIMITE_CUERPO} bytes"
-    ))
-}
-
-/// A body over [`LIMITE_CUERPO`] gets 413 on every API route, before
-/// authentication or the handler: at once by its `Content-Length`, and a
-/// body without one (chunked) by reading it up to the limit — so a route
-/// that ignores its body refuses an oversized one just the same, and no
-/// extractor ever answers a size error outside the `{"error":…}` shape.
-async fn limitar_cuerpo(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let declarado = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match declarado {
-        Some(largo) if largo > LIMITE_CUERPO as u64 => {
-            return Ok(req
-                .error_response(cuerpo_demasiado_grande())
-                .map_into_right_body());
-        }
-        None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
-            let mut payload = req.take_payload();
-            let mut cuerpo = BytesMut::new();
-            while let Some(trozo) = payload.next().await {
-                let error = match trozo {
-                    Ok(trozo) if cuerpo.len() + trozo.len() <= LIMITE_CUERPO => {
-                        cuerpo.extend_from_slice(&trozo);
-                        continue;
-                    }
-                    Ok(_) => cuerpo_demasiado_grande(),
-                    Err(e) => ApiError::Invalida(format!("no se pudo leer el cuerpo: {e}")),
-                };
-                return Ok(req.error_response(error).map_into_right_body());
-            }
-            req.set_payload(cuerpo.freeze().into());
-        }
-        _ => {}
-    }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
 }
 
 /// A write by a `servicio` login over its rate gets 429 with `Retry-After`

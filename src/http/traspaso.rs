@@ -17,7 +17,8 @@ use actix_http::{ConnectionType, Request, Response, StatusCode};
 use actix_service::{Service, ServiceFactory, fn_factory, fn_service};
 use actix_web::HttpResponse;
 use actix_web::dev::{AppConfig, ServiceResponse};
-use actix_web::rt::net::TcpStream;
+
+use super::connection::Conexion;
 use futures_util::SinkExt;
 
 use crate::realtime::conexion::Enganche;
@@ -28,7 +29,7 @@ pub fn servicio<F, S, B>(
     app: F,
     config: AppConfig,
 ) -> impl ServiceFactory<
-    (Request, Framed<TcpStream, Codec>),
+    (Request, Framed<Conexion, Codec>),
     Config = (),
     Response = (),
     Error = actix_web::Error,
@@ -68,7 +69,7 @@ where
 async fn traspasar<S, B>(
     app: Rc<S>,
     req: Request,
-    mut framed: Framed<TcpStream, Codec>,
+    mut framed: Framed<Conexion, Codec>,
 ) -> Result<(), io::Error>
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
@@ -88,7 +89,7 @@ where
             .send(Message::Item((cabecera, BodySize::None)))
             .await?;
         let partes = framed.into_parts();
-        enganche.conectar(partes.io, partes.read_buf);
+        enganche.conectar(partes.io.into_inner(), partes.read_buf);
         return Ok(());
     }
     // Refused before the upgrade (not a WebSocket request, a forbidden

@@ -9,24 +9,12 @@
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
 
+use super::OrigenesPermitidos;
 use crate::auth::{Autenticado, Via};
 use crate::error::ApiError;
 use crate::realtime::Realtime;
 use crate::realtime::conexion::Enganche;
 use crate::realtime::protocolo::cierre;
-
-/// Origins whose pages may open a socket with the session cookie.
-#[derive(Debug, Clone)]
-pub struct OrigenesPermitidos(pub Vec<String>);
-
-impl OrigenesPermitidos {
-    fn permite(&self, req: &HttpRequest) -> bool {
-        req.headers()
-            .get(header::ORIGIN)
-            .and_then(|o| o.to_str().ok())
-            .is_some_and(|o| self.0.iter().any(|permitido| permitido == o))
-    }
-}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(ws);
@@ -41,7 +29,7 @@ async fn ws(
     let autenticado = Autenticado::extract(&req).await;
     if let Ok(quien) = &autenticado
         && quien.via == Via::Cookie
-        && !origenes.permite(&req)
+        && !origenes.permite(req.headers())
     {
         tracing::warn!(origin = ?req.headers().get(header::ORIGIN), "socket con cookie desde un origen no permitido");
         return Err(ApiError::Prohibido);

@@ -5,7 +5,7 @@
 //! everyone else alone.
 
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use comanda::http::LIMITE_CUERPO;
 use comanda::modelo::EventoId;
@@ -14,6 +14,8 @@ use futures_util::future::join_all;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{TestApp, codigo_de_error, en_ambos_stores, spawn_app, spawn_app_with};
@@ -373,4 +375,135 @@ en_ambos_stores! {
         let respuestas = join_all((0..100).map(|_| app.post("/api/eventos", &bot, &evento))).await;
         assert!(respuestas.iter().all(|r| r.status() == StatusCode::CREATED));
     }
+
+    async fn un_cuerpo_que_no_llega_a_tiempo_da_408_y_cierra_la_conexion_en_toda_ruta(backend) {
+        let plazo = Duration::from_millis(500);
+        let app = spawn_app_with(backend, |s| s.http.cuerpo_plazo = plazo).await;
+
+        for (ruta, cabeceras) in [
+            // Before authentication, on a route that reads its body…
+            ("/api/login", "Content-Type: application/json\r\nContent-Length: 100"),
+            // …on one that never reads it, chunked…
+            ("/api/pedidos/1/aprobar", "Transfer-Encoding: chunked"),
+            // …and on a page, which is no API route at all.
+            ("/index.html", "Content-Length: 100"),
+        ] {
+            let inicio = Instant::now();
+            let (estado, cuerpo) = peticion_a_medias(&app, ruta, cabeceras).await;
+            let tardo = inicio.elapsed();
+            assert!(estado.starts_with("HTTP/1.1 408"), "{ruta}: {estado}");
+            assert!(cuerpo.contains(r#""codigo":"cuerpo_lento""#), "{ruta}: {cuerpo}");
+            assert!(tardo >= plazo && tardo < plazo + Duration::from_secs(3), "{ruta}: {tardo:?}");
+        }
+        // Meanwhile and after, everyone else is served.
+        assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    }
+
+    async fn una_cabecera_que_no_llega_a_tiempo_da_408_y_cierra_la_conexion(backend) {
+        let plazo = Duration::from_millis(500);
+        let app = spawn_app_with(backend, |s| s.http.cabeceras_plazo = plazo).await;
+        let mut tcp = TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+        tcp.write_all(b"POST /api/login HTTP/1.1\r\nHost: comanda\r\nContent-Ty").await.unwrap();
+        let inicio = Instant::now();
+        let mut leido = Vec::new();
+        tokio::time::timeout(plazo + Duration::from_secs(3), tcp.read_to_end(&mut leido))
+            .await
+            .expect("la conexión se cierra a tiempo")
+            .unwrap();
+        assert!(leido.starts_with(b"HTTP/1.1 408"), "{}", String::from_utf8_lossy(&leido));
+        assert!(inicio.elapsed() < plazo + Duration::from_secs(3));
+    }
+    async fn las_conexiones_http_estan_acotadas_y_los_sockets_no_cuentan(backend) {
+        let plazo = Duration::from_secs(1);
+        let app = spawn_app_with(backend, |s| {
+            s.http.conexiones = 2;
+            s.http.cabeceras_plazo = plazo;
+        })
+        .await;
+        let cadena = Cadena::nueva(app).await;
+        let app = &cadena.app;
+        let token = app.token("cocina1").await;
+        // Upgraded sockets leave HTTP: many more than the bound stay open.
+        let mut sockets = Vec::new();
+        for _ in 0..5 {
+            sockets.push(app.socket(&token).await);
+        }
+        let sin_reuso = || reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+        assert_eq!(sin_reuso().get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+
+        // Two connections that send nothing take both places: the next one
+        // waits until the head deadline frees one.
+        let mut mudas = Vec::new();
+        for _ in 0..2 {
+            mudas.push(TcpStream::connect(("127.0.0.1", app.port)).await.unwrap());
+        }
+        let inicio = Instant::now();
+        let r = sin_reuso().get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(inicio.elapsed() >= plazo / 2, "no esperó un lugar: {:?}", inicio.elapsed());
+        for socket in &mut sockets {
+            socket.ping().await;
+        }
+    }
+    async fn una_cabecera_que_gotea_en_una_conexion_reutilizada_se_corta_a_tiempo(backend) {
+        let plazo = Duration::from_millis(500);
+        let app = spawn_app_with(backend, |s| s.http.cabeceras_plazo = plazo).await;
+        let mut tcp = TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+        // Kept alive: several requests go through on one connection.
+        for _ in 0..3 {
+            tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: comanda\r\n\r\n").await.unwrap();
+            let mut leido = vec![0u8; 4096];
+            let n = tcp.read(&mut leido).await.unwrap();
+            assert!(leido[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&leido[..n]));
+        }
+        // The next head, a byte at a time: actix-http alone would wait for it
+        // for as long as the bytes kept coming.
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nX-Goteo: ").await.unwrap();
+        let inicio = Instant::now();
+        let mut goteo = tokio::time::interval(Duration::from_millis(100));
+        let mut leido = [0u8; 64];
+        let cortada = loop {
+            tokio::select! {
+                _ = goteo.tick() => {
+                    if tcp.write_all(b"x").await.is_err() {
+                        break true;
+                    }
+                }
+                r = tcp.read(&mut leido) => break matches!(r, Ok(0) | Err(_)),
+            }
+            assert!(
+                inicio.elapsed() < plazo + Duration::from_secs(3),
+                "la cabecera sigue goteando tras {:?}",
+                inicio.elapsed()
+            );
+        };
+        assert!(cortada, "{}", String::from_utf8_lossy(&leido));
+        assert!(inicio.elapsed() >= plazo, "{:?}", inicio.elapsed());
+    }
+}
+
+/// Sends a request head with `cabeceras` and a piece of its body, then
+/// nothing more; answers the status line and the body of the answer, read
+/// until the server closes the connection.
+async fn peticion_a_medias(app: &TestApp, ruta: &str, cabeceras: &str) -> (String, String) {
+    let mut tcp = TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+    let cabeza = format!("POST {ruta} HTTP/1.1\r\nHost: comanda\r\n{cabeceras}\r\n\r\n");
+    tcp.write_all(cabeza.as_bytes()).await.unwrap();
+    let trozo: &[u8] = if cabeceras.contains("chunked") {
+        b"5\r\n{\"usu"
+    } else {
+        b"{\"usu"
+    };
+    tcp.write_all(trozo).await.unwrap();
+    let mut leido = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut leido))
+        .await
+        .unwrap_or_else(|_| panic!("{ruta}: la conexión sigue abierta"))
+        .unwrap();
+    let texto = String::from_utf8_lossy(&leido).into_owned();
+    let (cabeza, cuerpo) = texto.split_once("\r\n\r\n").unwrap_or((&texto, ""));
+    (
+        cabeza.lines().next().unwrap_or_default().to_owned(),
+        cuerpo.to_owned(),
+    )
 }

@@ -20,6 +20,8 @@ mod limites;
 mod metricas;
 mod migraciones;
 mod nodos;
+mod origenes;
 mod realtime;
 mod reglas;
+mod reservados;
 mod transporte;

@@ -653,12 +653,19 @@ en_ambos_stores! {
         })
         .await;
 
-        // The same alert again is still one alert; a read one is gone.
+        // The same alert again is still one alert; a read one is gone (read
+        // through its workflow: only it emits `alerta_leida`).
         cadena.publicar(&bot1, alerta(s1, 101, "centro, otra vez")).await;
-        cadena
-            .publicar(&bot1, json!({"tipo":"alerta_leida","alerta_id":102,"sucursal_id":s1.0}))
+        let r = app
+            .post("/api/alertas", &app.token("atencion1").await, &json!({"mensaje": "sin papas"}))
             .await;
-        let e = estadisticas_cuando(app, &jefa, |e| alertas_sin_leer(e, s1) == Some(2)).await;
+        let real: Value = r.json().await.unwrap();
+        estadisticas_cuando(app, &jefa, |e| alertas_sin_leer(e, s1) == Some(4)).await;
+        let r = app
+            .post(&format!("/api/alertas/{}/leida", real["id"]), &app.token("cocina1").await, &json!({}))
+            .await;
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        let e = estadisticas_cuando(app, &jefa, |e| alertas_sin_leer(e, s1) == Some(3)).await;
         assert_eq!(alertas_sin_leer(&e, s2), Some(1), "{e}");
 
         // An admin of a sucursal sees only its own kitchen.

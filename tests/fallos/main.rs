@@ -22,6 +22,7 @@ mod almacen;
 mod escritor;
 mod sondeo;
 
+mod cuerpos_lentos;
 mod escrituras_bloqueadas;
 mod postgres_parado;
 mod reglas_hostiles;

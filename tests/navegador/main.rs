@@ -15,6 +15,7 @@ mod arnes;
 mod alertas;
 mod login;
 mod monitor;
+mod origen_ajeno;
 mod reconexion;
 mod reglas;
 mod vouchers;
