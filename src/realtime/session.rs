@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
-use actix_http::ws::{CloseCode, CloseReason, ProtocolError};
+use actix_http::ws::{CloseCode, CloseReason};
 use serde_json::{Map, Value};
 
 use super::SesionId;
-use super::conexion::{FrameCliente, Lector};
+use super::conexion::Lector;
 use super::dispatcher::{Baja, Dispatcher, Registrar};
+use super::frame::{FrameCliente, FrameError, close_code_allowed};
 use super::limite::{LimiteDeMensajes, Veredicto};
 use super::protocolo::{Aviso, Entrante, MensajeCliente, cierre, envelope, parse_entrante};
 use super::salida::{Buzon, Hilo, Puesto, Salida};
@@ -304,8 +305,8 @@ impl Actor for Session {
     }
 }
 
-impl StreamHandler<Result<FrameCliente, ProtocolError>> for Session {
-    fn handle(&mut self, msg: Result<FrameCliente, ProtocolError>, ctx: &mut Self::Context) {
+impl StreamHandler<Result<FrameCliente, FrameError>> for Session {
+    fn handle(&mut self, msg: Result<FrameCliente, FrameError>, ctx: &mut Self::Context) {
         self.visto = Instant::now();
         if let Ok(FrameCliente::Texto(_) | FrameCliente::Binario(_) | FrameCliente::Ping(_)) = &msg
             && !self.frame_permitido(ctx)
@@ -329,12 +330,19 @@ impl StreamHandler<Result<FrameCliente, ProtocolError>> for Session {
                     .cerrar(motivo.and_then(|m| eco_de_cierre(m.code)));
                 ctx.stop()
             }
-            Err(ProtocolError::Overflow) => {
-                self.cerrar(cierre::DEMASIADO_GRANDE, "frame de más de 64 KiB", ctx)
-            }
+            // The reader stopped at this frame: the close goes out and the
+            // rest of what the client sends is dropped unread.
             Err(e) => {
-                tracing::debug!(sesion = %self.id, error = %e, "error de protocolo");
-                self.cerrar(cierre::ERROR_DE_PROTOCOLO, "error de protocolo", ctx)
+                let codigo = e.close_code();
+                match codigo {
+                    cierre::DEMASIADO_GRANDE => {
+                        tracing::info!(sesion = %self.id, error = %e, "frame demasiado grande: se cierra con 1009")
+                    }
+                    _ => {
+                        tracing::debug!(sesion = %self.id, error = %e, codigo, "frame no válido: se cierra")
+                    }
+                }
+                self.cerrar(codigo, &e.to_string(), ctx)
             }
         }
     }
@@ -347,8 +355,9 @@ impl StreamHandler<Result<FrameCliente, ProtocolError>> for Session {
 /// The answer to a client's close: its own code back (RFC 6455 §5.5.1)
 /// when that code may be sent on the wire (§7.4 and IANA's registry: not
 /// 1004–1006 or 1015, nor outside 1000–4999), else a close without one.
+/// (The reader fails a close with any other code, with 1002.)
 fn eco_de_cierre(code: CloseCode) -> Option<CloseReason> {
-    matches!(u16::from(code), 1000..=1003 | 1007..=1014 | 3000..=4999).then_some(CloseReason {
+    close_code_allowed(u16::from(code)).then_some(CloseReason {
         code,
         description: None,
     })

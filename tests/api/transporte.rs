@@ -1,7 +1,8 @@
 //! The socket after its handshake, byte by byte, with a hand-made client:
 //! fragmented messages and control frames between their fragments, frames
-//! that break the protocol, a clean end after the close, and a peer that
-//! stops reading while it keeps talking.
+//! that break RFC 6455 (1002) or carry text that is not UTF-8 (1007), a
+//! clean end after the close, and a peer that stops reading while it keeps
+//! talking.
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use crate::realtime::{Cadena, alertas_con_relleno, estadisticas_cuando, sesiones
 use crate::socket::PLAZO;
 
 const TEXTO: u8 = 0x1;
+const BINARIO: u8 = 0x2;
 const CONTINUACION: u8 = 0x0;
 const CIERRE: u8 = 0x8;
 const PING: u8 = 0x9;
@@ -37,6 +39,13 @@ fn frame(op: u8, fin: bool, datos: &[u8]) -> Vec<u8> {
     f.extend_from_slice(&MASCARA);
     f.extend(datos.iter().enumerate().map(|(i, b)| b ^ MASCARA[i % 4]));
     f
+}
+
+/// A client close frame with `codigo` and the reason's bytes as they are.
+fn cierre(codigo: u16, motivo: &[u8]) -> Vec<u8> {
+    let mut datos = codigo.to_be_bytes().to_vec();
+    datos.extend_from_slice(motivo);
+    frame(CIERRE, true, &datos)
 }
 
 /// A raw socket to `/ws`, upgraded, and what the server wrote after its `101`.
@@ -128,6 +137,20 @@ impl Crudo {
         }
     }
 
+    /// The close frame's code; a pong before it fails the test (a frame
+    /// that breaks the protocol is not answered).
+    async fn cierre_sin_pong(&mut self, que: &str) -> u16 {
+        loop {
+            let (op, datos) = self.frame().await;
+            assert_ne!(op, PONG, "{que}: contestado con un pong: {datos:?}");
+            if op == CIERRE {
+                return datos
+                    .get(..2)
+                    .map_or(1005, |c| u16::from_be_bytes([c[0], c[1]]));
+            }
+        }
+    }
+
     async fn enviar(&mut self, bytes: &[u8]) {
         self.io.write_all(bytes).await.unwrap();
     }
@@ -209,14 +232,102 @@ en_ambos_stores! {
                 b.extend(frame(TEXTO, true, b"{}"));
                 b
             }),
-            ("texto que no es UTF-8", frame(TEXTO, true, &[b'"', 0xff, 0xfe, b'"'])),
             ("un frame sin máscara", vec![0x81, 0x02, b'{', b'}']),
+            ("bits reservados sin extensión", frame(0x40 | TEXTO, true, b"{}")),
+            ("un opcode desconocido", frame(0x3, true, b"{}")),
+            // RFC 6455 §5.2: the 64-bit length is a 63-bit number.
+            ("una longitud de 64 bits con el bit alto", {
+                let mut b = vec![0x80 | BINARIO, 0x80 | 127];
+                b.extend_from_slice(&(1u64 << 63 | 2).to_be_bytes());
+                b.extend_from_slice(&[0x1f, 0x2e, 0x3d, 0x4c]);
+                b
+            }),
         ] {
             let mut c = Crudo::abrir(app, &token).await;
             c.texto("hola").await;
             c.enviar(&bytes).await;
             assert_eq!(c.cierre().await, 1002, "{que}");
         }
+    }
+
+    async fn un_ping_fragmentado_o_de_mas_de_125_bytes_cierra_con_1002_sin_pong(backend) {
+        let cadena = Cadena::nueva(spawn_app(backend).await).await;
+        let app = &cadena.app;
+        let token = app.token("cocina1").await;
+        // RFC 6455 §5.5: control frames are never fragmented and carry at
+        // most 125 bytes. A message's fragments may have a ping between
+        // them, so a broken one there breaks the socket too.
+        for (que, bytes) in [
+            ("un ping con FIN=0", frame(PING, false, b"hola")),
+            ("un ping con FIN=0 y su continuación", {
+                let mut b = frame(PING, false, b"ho");
+                b.extend(frame(CONTINUACION, true, b"la"));
+                b
+            }),
+            ("un ping de 126 bytes", frame(PING, true, &[b'p'; 126])),
+            ("un ping de 126 bytes entre fragmentos", {
+                let mut b = frame(TEXTO, false, b"{\"type\"");
+                b.extend(frame(PING, true, &[b'p'; 126]));
+                b.extend(frame(CONTINUACION, true, b":\"ping\"}"));
+                b
+            }),
+            ("un cierre con FIN=0", frame(CIERRE, false, &1000u16.to_be_bytes())),
+        ] {
+            let mut c = Crudo::abrir(app, &token).await;
+            c.texto("hola").await;
+            c.enviar(&bytes).await;
+            assert_eq!(c.cierre_sin_pong(que).await, 1002, "{que}");
+        }
+    }
+
+    async fn un_cierre_de_un_byte_o_con_un_codigo_que_no_se_envia_cierra_con_1002(backend) {
+        let cadena = Cadena::nueva(spawn_app(backend).await).await;
+        let app = &cadena.app;
+        let token = app.token("cocina1").await;
+        let mut casos = vec![("un cierre de un byte".to_owned(), frame(CIERRE, true, &[0x03]))];
+        // RFC 6455 §7.4: codes no endpoint may send.
+        for codigo in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
+            casos.push((format!("un cierre con {codigo}"), cierre(codigo, b"")));
+        }
+        for (que, bytes) in casos {
+            let mut c = Crudo::abrir(app, &token).await;
+            c.texto("hola").await;
+            c.enviar(&bytes).await;
+            assert_eq!(c.cierre().await, 1002, "{que}");
+        }
+    }
+
+    async fn texto_o_motivo_de_cierre_que_no_es_utf8_cierra_con_1007(backend) {
+        let cadena = Cadena::nueva(spawn_app(backend).await).await;
+        let app = &cadena.app;
+        let token = app.token("cocina1").await;
+        // RFC 6455 §8.1 and §7.4.1: invalid data in a message is 1007.
+        for (que, bytes) in [
+            ("texto que no es UTF-8", frame(TEXTO, true, &[b'"', 0xff, 0xfe, b'"'])),
+            ("una secuencia UTF-8 cortada al final del texto", frame(TEXTO, true, &[b'"', 0xc3])),
+            ("texto en fragmentos con un byte inválido en el segundo", {
+                let mut b = frame(TEXTO, false, "{\"mensaje\":\"añ".as_bytes());
+                b.extend(frame(CONTINUACION, false, &[0xc3, 0x28]));
+                b.extend(frame(CONTINUACION, true, b"\"}"));
+                b
+            }),
+            ("un motivo de cierre que no es UTF-8", cierre(1000, &[b'a', 0xff])),
+        ] {
+            let mut c = Crudo::abrir(app, &token).await;
+            c.texto("hola").await;
+            c.enviar(&bytes).await;
+            assert_eq!(c.cierre().await, 1007, "{que}");
+        }
+        // A character split between two fragments is still one character.
+        let mut c = Crudo::abrir(app, &token).await;
+        c.texto("hola").await;
+        let mensaje = json!({"type": "bailar", "con": "ñandú"}).to_string();
+        let corte = mensaje.find('ñ').unwrap() + 1;
+        let mut b = frame(TEXTO, false, &mensaje.as_bytes()[..corte]);
+        b.extend(frame(CONTINUACION, true, &mensaje.as_bytes()[corte..]));
+        c.enviar(&b).await;
+        let error = c.texto("error").await;
+        assert_eq!(error["codigo"], "mensaje_invalido", "{error}");
     }
 
     async fn tras_el_cierre_el_servidor_sigue_leyendo_y_el_cliente_no_recibe_un_reset(backend) {
