@@ -1,5 +1,6 @@
 //! `Session`: one actor per WebSocket. It registers with the Dispatcher,
-//! greets with `hola`, replays on `reanudar`, and hears the client's frames.
+//! greets with `hola`, replays on the client's one `reanudar` (one more
+//! after each `reinicio`), and hears the client's frames.
 //! Its frames go out through its [`Buzon`], where its `Sucursal` (or the
 //! Dispatcher, for a monitor) also puts live events directly — each id once,
 //! in increasing order; a client that can't keep up is closed with 4008
@@ -19,7 +20,7 @@ use super::dispatcher::{Baja, Dispatcher, Registrar};
 use super::frame::{FrameCliente, FrameError, close_code_allowed};
 use super::limite::{LimiteDeMensajes, Veredicto};
 use super::protocolo::{Aviso, Entrante, MensajeCliente, cierre, envelope, parse_entrante};
-use super::salida::{Buzon, Hilo, Puesto, Salida};
+use super::salida::{Buzon, Hilo, Hueco, Puesto, Salida};
 use crate::auth::{Perfil, TokenHash};
 use crate::config::RealtimeSettings;
 use crate::eventos;
@@ -43,6 +44,23 @@ pub struct Session {
     visto: Instant,
     /// The client's frame rate.
     limite: LimiteDeMensajes,
+    reanudacion: Reanudacion,
+}
+
+/// Where the client is with its `reanudar`: one per greeting, so that a
+/// client can't make the server replay its history over and over (40
+/// `reanudar` were 40 replays), and no event goes out twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reanudacion {
+    /// After `hola`: it may come. Meanwhile the session goes live on its
+    /// own after `ws_espera_reanudar`, or at the client's first other
+    /// message.
+    Pendiente,
+    /// After `reinicio`: the client reloads its lists and resumes from
+    /// them; events wait for it.
+    TrasReinicio,
+    /// Taken: another one is answered `reanudar_repetido`.
+    Hecha,
 }
 
 /// What a new session needs besides its socket.
@@ -97,6 +115,7 @@ impl Session {
             buzon,
             hilo,
             visto: Instant::now(),
+            reanudacion: Reanudacion::Pendiente,
         }
     }
 
@@ -139,8 +158,18 @@ impl Session {
         });
     }
 
-    /// `reanudar`: replay every event after `desde` this session may see, then live.
+    /// `reanudar`: replay every event after `desde` this session may see,
+    /// then live — once per greeting.
     fn reanudar(&mut self, desde: EventoId, ctx: &mut Context<Self>) {
+        if self.reanudacion == Reanudacion::Hecha {
+            tracing::debug!(sesion = %self.id, %desde, "reanudar repetido: se ignora");
+            return self.error(
+                "reanudar_repetido",
+                "este socket ya se reanudó: se reanuda una vez por conexión (y otra tras un reinicio)",
+                ctx,
+            );
+        }
+        self.reanudacion = Reanudacion::Hecha;
         self.buzon.empezar_reanudacion();
         let store = self.store.clone();
         let sucursal = self.perfil.alcance.sucursal();
@@ -176,24 +205,35 @@ impl Session {
         };
         let futuro = en_la_base.is_some_and(|ultimo| desde > ultimo);
         if futuro || eventos.len() as i64 > self.config.ws_ventana {
-            // The stream goes on from where `hola` (or the last event) left it.
-            crate::metricas::reinicio();
-            let ultimo_id = self.buzon.ultimo_enviado();
-            self.enviar_aviso(Aviso::Reinicio { ultimo_id }, ctx);
-            let puesto = self.buzon.ir_en_vivo();
-            return self.atender(puesto, ctx);
+            return self.reiniciar(ctx);
         }
         tracing::debug!(sesion = %self.id, %desde, eventos = eventos.len(), "reanudando");
-        // The replay restarts the stream at `desde`: everything after it, once.
         let hasta = eventos.last().map_or(desde, |e| e.id);
         let lote: Vec<_> = eventos
             .iter()
             .filter(|e| self.perfil.puede_recibir(e.sucursal_id, e.destinos.0))
-            .map(envelope)
+            .map(|e| (e.id, envelope(e)))
             .collect();
-        crate::metricas::repeticion(lote.len());
-        let puesto = self.buzon.reanudar(desde, lote, hasta);
-        self.atender(puesto, ctx);
+        let repetidos = lote.len();
+        match self.buzon.reanudar(desde, lote, hasta) {
+            Ok(puesto) => {
+                crate::metricas::repeticion(repetidos);
+                self.atender(puesto, ctx)
+            }
+            // A `reanudar` that came after the session went live on its
+            // own, from before `hola`: what it lacks can't go out in order.
+            Err(Hueco) => self.reiniciar(ctx),
+        }
+    }
+
+    /// `reinicio`: the client reloads its lists by REST and resumes from
+    /// them with one more `reanudar`; events wait for it.
+    fn reiniciar(&mut self, ctx: &mut Context<Self>) {
+        crate::metricas::reinicio();
+        let ultimo_id = self.buzon.ultimo_enviado();
+        self.enviar_aviso(Aviso::Reinicio { ultimo_id }, ctx);
+        self.buzon.reiniciar();
+        self.reanudacion = Reanudacion::TrasReinicio;
     }
 
     fn publicar(&mut self, plano: Map<String, Value>, ctx: &mut Context<Self>) {
@@ -253,9 +293,10 @@ impl Session {
     }
 
     /// A client that speaks without resuming (or is silent for
-    /// `ws_espera_reanudar`) wants live events now.
+    /// `ws_espera_reanudar`) wants live events now. Not after a `reinicio`:
+    /// a page pings while it reloads its lists, and resumes from them.
     fn primer_mensaje(&mut self, ctx: &mut Context<Self>) {
-        if self.buzon.esperando() {
+        if self.reanudacion == Reanudacion::Pendiente && self.buzon.esperando() {
             let puesto = self.buzon.ir_en_vivo();
             self.atender(puesto, ctx);
         }

@@ -1,9 +1,11 @@
 //! The socket after its handshake, byte by byte, with a hand-made client:
 //! fragmented messages and control frames between their fragments, frames
-//! that break RFC 6455 (1002) or carry text that is not UTF-8 (1007), a
-//! clean end after the close, and a peer that stops reading while it keeps
-//! talking.
+//! that break RFC 6455 (1002) or carry text that is not UTF-8 (1007), one
+//! `reanudar` per greeting, a clean end after the close, and a peer that
+//! stops reading while it keeps talking.
 
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -46,6 +48,11 @@ fn cierre(codigo: u16, motivo: &[u8]) -> Vec<u8> {
     let mut datos = codigo.to_be_bytes().to_vec();
     datos.extend_from_slice(motivo);
     frame(CIERRE, true, &datos)
+}
+
+/// A client text frame holding `mensaje`.
+fn json_frame(mensaje: &Value) -> Vec<u8> {
+    frame(TEXTO, true, mensaje.to_string().as_bytes())
 }
 
 /// A raw socket to `/ws`, upgraded, and what the server wrote after its `101`.
@@ -153,6 +160,65 @@ impl Crudo {
 
     async fn enviar(&mut self, bytes: &[u8]) {
         self.io.write_all(bytes).await.unwrap();
+    }
+
+    /// Reads JSON text frames into `registro` until one satisfies `listo`,
+    /// and answers it. A close fails the test; so does an event id that
+    /// comes a second time, or below one that came before.
+    async fn leer_hasta(
+        &mut self,
+        registro: &mut Registro,
+        listo: impl Fn(&Value) -> bool,
+    ) -> Value {
+        loop {
+            let (op, datos) = self.frame().await;
+            assert_ne!(op, CIERRE, "cerrado: {datos:?}; hasta aquí: {registro:?}");
+            if op != TEXTO {
+                continue;
+            }
+            let v: Value = serde_json::from_slice(&datos).unwrap();
+            registro.anotar(&v);
+            if listo(&v) {
+                return v;
+            }
+        }
+    }
+}
+
+/// What a socket got: its events' ids, in arrival order, and how many
+/// frames of each other type.
+#[derive(Debug, Default)]
+struct Registro {
+    ids: Vec<i64>,
+    tipos: BTreeMap<String, usize>,
+}
+
+impl Registro {
+    fn anotar(&mut self, v: &Value) {
+        let tipo = match v["type"].as_str().unwrap() {
+            "error" => format!("error:{}", v["codigo"].as_str().unwrap()),
+            t => t.to_owned(),
+        };
+        if tipo == "evento" {
+            let id = v["id"].as_i64().unwrap();
+            assert!(
+                !self.ids.contains(&id),
+                "el evento {id} llegó dos veces al mismo socket ({} eventos antes: {:?}…)",
+                self.ids.len(),
+                &self.ids[..self.ids.len().min(20)]
+            );
+            assert!(
+                self.ids.last().is_none_or(|&ultimo| ultimo < id),
+                "el evento {id} llegó después del {:?}",
+                self.ids.last()
+            );
+            self.ids.push(id);
+        }
+        *self.tipos.entry(tipo).or_default() += 1;
+    }
+
+    fn cuantos(&self, tipo: &str) -> usize {
+        self.tipos.get(tipo).copied().unwrap_or(0)
     }
 }
 
@@ -328,6 +394,125 @@ en_ambos_stores! {
         c.enviar(&b).await;
         let error = c.texto("error").await;
         assert_eq!(error["codigo"], "mensaje_invalido", "{error}");
+    }
+
+    async fn cuarenta_reanudar_en_un_socket_dan_una_repeticion_y_39_reanudar_repetido(backend) {
+        const REANUDAR: usize = 40;
+        let app = spawn_app_with(backend, |s| {
+            // The frame rate is not what is tested here.
+            s.realtime.ws_rafaga = NonZeroU32::new(100).unwrap();
+        })
+        .await;
+        let cadena = Cadena::nueva(app).await;
+        let (app, s1) = (&cadena.app, cadena.s1);
+        let mut publicados = Vec::new();
+        for n in 0..5 {
+            publicados.push(cadena.alerta("bot1", s1, &format!("antes {n}")).await);
+        }
+        let mut c = Crudo::abrir(app, &app.token("cocina1").await).await;
+        c.texto("hola").await;
+
+        // All at once, as the reproduction sent them.
+        let reanudar = json_frame(&json!({"type": "reanudar", "ultimo_id": 0}));
+        c.enviar(&reanudar.repeat(REANUDAR)).await;
+        let mut r = Registro::default();
+        while r.cuantos("error:reanudar_repetido") < REANUDAR - 1
+            || !publicados.iter().all(|id| r.ids.contains(id))
+        {
+            c.leer_hasta(&mut r, |_| true).await;
+        }
+        // Whatever a later replay would have sent comes before a live event
+        // and a pong sent after it.
+        let centinela = cadena.alerta("bot1", s1, "en vivo").await;
+        c.leer_hasta(&mut r, |v| v["id"] == centinela).await;
+        c.enviar(&json_frame(&json!({"type": "ping"}))).await;
+        c.leer_hasta(&mut r, |v| v["type"] == "pong").await;
+
+        assert_eq!(r.cuantos("error:reanudar_repetido"), REANUDAR - 1, "{r:?}");
+        assert_eq!(r.cuantos("evento"), r.ids.len(), "{r:?}");
+        assert!(publicados.iter().chain([&centinela]).all(|id| r.ids.contains(id)), "{r:?}");
+        let otros: Vec<_> = r.tipos.keys().filter(|t| !["evento", "error:reanudar_repetido", "pong", "presencia"].contains(&t.as_str())).collect();
+        assert!(otros.is_empty(), "{otros:?}");
+    }
+
+    async fn un_reanudar_despues_de_ir_en_vivo_no_repite_nada_y_si_falta_algo_pide_reinicio(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.realtime.ws_espera_reanudar = Duration::from_millis(50);
+        })
+        .await;
+        let cadena = Cadena::nueva(app).await;
+        let (app, s1) = (&cadena.app, cadena.s1);
+        let token = app.token("cocina1").await;
+        let antes = cadena.alerta("bot1", s1, "antes de conectar").await;
+
+        // A client whose `reanudar` comes after the session went live on
+        // its own, with nothing missing: nothing is sent again.
+        let mut c = Crudo::abrir(app, &token).await;
+        let hola = c.texto("hola").await["ultimo_id"].as_i64().unwrap();
+        let mut r = Registro::default();
+        let vivo = cadena.alerta("bot1", s1, "en vivo").await;
+        c.leer_hasta(&mut r, |v| v["id"] == vivo).await;
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": hola}))).await;
+        c.enviar(&json_frame(&json!({"type": "ping"}))).await;
+        c.leer_hasta(&mut r, |v| v["type"] == "pong").await;
+        let despues = cadena.alerta("bot1", s1, "después").await;
+        c.leer_hasta(&mut r, |v| v["id"] == despues).await;
+        assert_eq!(r.ids, [vivo, despues]);
+        // That was its one `reanudar`.
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": hola}))).await;
+        c.leer_hasta(&mut r, |v| v["type"] == "error").await;
+        assert_eq!(r.cuantos("error:reanudar_repetido"), 1, "{r:?}");
+
+        // Late, and from before `hola`: what it lacks can't come in id order
+        // any more (a later event went out already): `reinicio`, nothing
+        // sent twice, and after it one more `reanudar` is taken.
+        let mut c = Crudo::abrir(app, &token).await;
+        c.texto("hola").await;
+        let mut r = Registro::default();
+        let vivo = cadena.alerta("bot1", s1, "en vivo").await;
+        c.leer_hasta(&mut r, |v| v["id"] == vivo).await;
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": antes - 1}))).await;
+        let reinicio = c.leer_hasta(&mut r, |v| v["type"] == "reinicio").await;
+        assert_eq!(reinicio["ultimo_id"], vivo, "{reinicio}");
+        let mientras = cadena.alerta("bot1", s1, "mientras recarga").await;
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": vivo}))).await;
+        c.leer_hasta(&mut r, |v| v["id"] == mientras).await;
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": vivo}))).await;
+        c.leer_hasta(&mut r, |v| v["type"] == "error").await;
+        assert_eq!(r.cuantos("error:reanudar_repetido"), 1, "{r:?}");
+        assert_eq!(r.ids, [vivo, mientras]);
+    }
+
+    async fn tras_un_reinicio_los_eventos_esperan_al_reanudar_y_ninguno_llega_dos_veces(backend) {
+        let app = spawn_app_with(backend, |s| s.realtime.ws_ventana = 3).await;
+        let cadena = Cadena::nueva(app).await;
+        let (app, s1) = (&cadena.app, cadena.s1);
+        let desde = app.store.ultimo_evento_id().await.unwrap().0;
+        for n in 0..5 {
+            cadena.alerta("bot1", s1, &format!("antes {n}")).await;
+        }
+        let mut c = Crudo::abrir(app, &app.token("cocina1").await).await;
+        c.texto("hola").await;
+        let mut r = Registro::default();
+
+        // Too far behind: reload by REST, then resume from what it loaded.
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": desde}))).await;
+        let reinicio = c.leer_hasta(&mut r, |v| v["type"] == "reinicio").await;
+        // While the page reloads (and pings), events wait for its `reanudar`:
+        // sent now, it would drop them and then ask for them again.
+        let mientras = cadena.alerta("bot1", s1, "mientras recarga").await;
+        c.enviar(&json_frame(&json!({"type": "ping"}))).await;
+        c.leer_hasta(&mut r, |v| v["type"] == "pong").await;
+        assert!(r.ids.is_empty(), "{r:?}");
+        let recargado = reinicio["ultimo_id"].as_i64().unwrap();
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": recargado}))).await;
+        c.leer_hasta(&mut r, |v| v["id"] == mientras).await;
+        let despues = cadena.alerta("bot1", s1, "después").await;
+        c.leer_hasta(&mut r, |v| v["id"] == despues).await;
+        assert_eq!(r.ids, [mientras, despues]);
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": desde}))).await;
+        c.leer_hasta(&mut r, |v| v["type"] == "error").await;
+        assert_eq!(r.cuantos("error:reanudar_repetido"), 1, "{r:?}");
     }
 
     async fn tras_el_cierre_el_servidor_sigue_leyendo_y_el_cliente_no_recibe_un_reset(backend) {
