@@ -9,8 +9,9 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
 fuzz_target!(|datos: &[u8]| {
-    // actix-ws hands the session only valid UTF-8 text frames; the lossy
-    // decoding keeps every input useful instead of discarding the invalid ones.
+    // The frame reader (`realtime::frame`, fuzzed by `lector_de_frames`)
+    // hands the session only valid UTF-8 text; the lossy decoding keeps
+    // every input useful instead of discarding the invalid ones.
     let texto = String::from_utf8_lossy(datos);
     let resultado = parse_entrante(&texto);
     let valor = serde_json::from_str::<Value>(&texto).ok();

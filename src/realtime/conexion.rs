@@ -18,9 +18,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix::{Addr, Arbiter};
-use actix_http::ws::{CloseCode, CloseReason, OpCode, Parser, ProtocolError};
-use actix_web::web::{Bytes, BytesMut};
-use bytestring::ByteString;
+use actix_http::ws::{CloseCode, CloseReason};
+use actix_web::web::BytesMut;
 use futures_util::Stream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -28,19 +27,10 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::oneshot;
 
 use super::dispatcher::{Baja, Dispatcher};
+use super::frame::{Decoded, Decoder, FrameCliente, FrameError};
 use super::salida::{Buzon, Hilo};
 use super::session::{ConexionPerdida, NuevaSession, Session};
 use super::{LIMITE_FRAME, SesionId};
-
-/// A client's frame, whole (continuations joined).
-#[derive(Debug)]
-pub enum FrameCliente {
-    Texto(ByteString),
-    Binario(Bytes),
-    Ping(Bytes),
-    Pong(Bytes),
-    Cierre(Option<CloseReason>),
-}
 
 /// The arbiters that run the sockets: their `Session` actors, writers and
 /// their side of the fan-out ([`Hilo`]).
@@ -189,7 +179,7 @@ fn arrancar(
     let lector = Lector {
         io: Some((lectura, devolver)),
         buf: leido,
-        continuacion: None,
+        decoder: Decoder::new(LIMITE_FRAME),
     };
     let sesion = Session::start(nueva, buzon.clone(), hilo, lector);
     actix_web::rt::spawn(escribir(
@@ -259,8 +249,9 @@ const ESPERA_RECHAZO: Duration = Duration::from_secs(5);
 /// How long a closed socket is read for the client's own close.
 const ESPERA_CIERRE: Duration = Duration::from_secs(2);
 
-/// Bytes read per read call; a frame longer than this is gathered in the
-/// session's own buffer.
+/// Bytes read per read call at most. A frame longer than this is gathered
+/// in the socket's own buffer, sized once its header says how long it is:
+/// a socket reading holds one frame (the limit bounds it) and one read.
 const LECTURA: usize = 4 * 1024;
 
 /// The client's frames, as the `Session` actor's stream.
@@ -270,71 +261,29 @@ pub struct Lector {
     io: Option<(OwnedReadHalf, oneshot::Sender<OwnedReadHalf>)>,
     /// What was read and not yet parsed; empty (no allocation) while idle.
     buf: BytesMut,
-    /// A fragmented message being joined: its kind and what came so far.
-    continuacion: Option<(OpCode, BytesMut)>,
+    decoder: Decoder,
 }
 
 impl Lector {
-    /// The next whole message in `buf`, if one is there.
-    fn frame(&mut self) -> Result<Option<FrameCliente>, ProtocolError> {
-        while let Some((fin, op, datos)) = Parser::parse(&mut self.buf, true, LIMITE_FRAME)? {
-            let datos = datos.unwrap_or_default();
-            let completo = match op {
-                OpCode::Continue => {
-                    let Some((_, parte)) = &mut self.continuacion else {
-                        return Err(ProtocolError::ContinuationNotStarted);
-                    };
-                    if parte.len() + datos.len() > LIMITE_FRAME {
-                        return Err(ProtocolError::Overflow);
-                    }
-                    parte.extend_from_slice(&datos);
-                    match fin {
-                        true => self.continuacion.take(),
-                        false => None,
-                    }
-                }
-                // A new message while another is being joined breaks the protocol.
-                OpCode::Text | OpCode::Binary if self.continuacion.is_some() => {
-                    return Err(ProtocolError::ContinuationStarted);
-                }
-                OpCode::Text | OpCode::Binary if !fin => {
-                    self.continuacion = Some((op, datos));
-                    None
-                }
-                OpCode::Text | OpCode::Binary => Some((op, datos)),
-                OpCode::Ping => return Ok(Some(FrameCliente::Ping(datos.freeze()))),
-                OpCode::Pong => return Ok(Some(FrameCliente::Pong(datos.freeze()))),
-                OpCode::Close => {
-                    return Ok(Some(FrameCliente::Cierre(Parser::try_parse_close_payload(
-                        &datos,
-                    )?)));
-                }
-                OpCode::Bad => return Err(ProtocolError::BadOpCode),
-            };
-            if let Some((op, datos)) = completo {
-                return match op {
-                    OpCode::Text => ByteString::try_from(datos.freeze())
-                        .map(|t| Some(FrameCliente::Texto(t)))
-                        .map_err(|e| {
-                            ProtocolError::Io(std::io::Error::new(
-                                std::io::ErrorKind::InvalidData,
-                                e,
-                            ))
-                        }),
-                    _ => Ok(Some(FrameCliente::Binario(datos.freeze()))),
-                };
-            }
-        }
-        Ok(None)
-    }
-
-    /// Ends the stream: the reading half goes back to the writer.
+    /// Ends the stream: the reading half goes back to the writer, which
+    /// reads and drops what still comes, with a buffer of its own.
     fn terminar(&mut self) {
         self.buf = BytesMut::new();
-        self.continuacion = None;
+        self.decoder = Decoder::new(LIMITE_FRAME);
         if let Some((io, devolver)) = self.io.take() {
             let _ = devolver.send(io);
         }
+    }
+}
+
+/// Room in `buf` for `total` bytes, allocated once: what a frame's header
+/// announced (or one read, for a header).
+fn reservar(buf: &mut BytesMut, total: usize) {
+    let total = total.max(LECTURA);
+    if buf.capacity() < total {
+        let mut nuevo = BytesMut::with_capacity(total);
+        nuevo.extend_from_slice(buf);
+        *buf = nuevo;
     }
 }
 
@@ -345,13 +294,13 @@ impl Drop for Lector {
 }
 
 impl Stream for Lector {
-    type Item = Result<FrameCliente, ProtocolError>;
+    type Item = Result<FrameCliente, FrameError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
-            match this.frame() {
-                Ok(Some(frame)) => {
+            let total = match this.decoder.decode(&mut this.buf) {
+                Ok(Decoded::Frame(frame)) => {
                     if this.buf.is_empty() {
                         // Idle sockets hold no buffer.
                         this.buf = BytesMut::new();
@@ -361,17 +310,20 @@ impl Stream for Lector {
                     }
                     return Poll::Ready(Some(Ok(frame)));
                 }
-                Ok(None) => {}
+                Ok(Decoded::Need(total)) => total,
                 Err(e) => {
                     this.terminar();
                     return Poll::Ready(Some(Err(e)));
                 }
-            }
+            };
             let Some((io, _)) = &mut this.io else {
                 return Poll::Ready(None);
             };
+            reservar(&mut this.buf, total);
+            // Never past what was reserved: the buffer is not reallocated.
+            let libre = (this.buf.capacity() - this.buf.len()).min(LECTURA);
             let mut bloque = [0u8; LECTURA];
-            let mut leido = ReadBuf::new(&mut bloque);
+            let mut leido = ReadBuf::new(&mut bloque[..libre]);
             match Pin::new(io).poll_read(cx, &mut leido) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(())) if leido.filled().is_empty() => {

@@ -1,11 +1,13 @@
 //! The realtime core (design §5–6): one `Dispatcher` per node, one
 //! `Sucursal` and one `Cocina` actor per sucursal, one `Session` actor per
 //! WebSocket. Events enter through the store's publication turn, in id order,
-//! and leave as shared bytes. `limite` holds the rate limits on clients.
+//! and leave as shared bytes. `limite` holds the rate limits on clients;
+//! `frame` reads the client's frames (RFC 6455), `conexion` owns the socket.
 
 pub mod cocina;
 pub mod conexion;
 pub mod dispatcher;
+pub mod frame;
 pub mod limite;
 pub mod nodo;
 pub mod protocolo;
@@ -34,7 +36,8 @@ use protocolo::cierre;
 use salida::Buzon;
 use session::NuevaSession;
 
-/// Largest client frame (design §6); a bigger one closes the socket with 1009.
+/// Largest client frame or message (design §6); a bigger one closes the
+/// socket with 1009 as soon as a frame's header shows it.
 pub const LIMITE_FRAME: usize = 64 * 1024;
 
 /// A socket's id within this node: sequential, for logs and registries.

@@ -25,7 +25,10 @@ pub mod cierre {
     /// The user already has as many sockets open as it may.
     pub const DEMASIADAS_SESIONES: u16 = 4029;
     pub const APAGANDO: u16 = 1001;
+    /// A frame that breaks RFC 6455.
     pub const ERROR_DE_PROTOCOLO: u16 = 1002;
+    /// Text (a message, a close reason) that is not UTF-8.
+    pub const DATOS_NO_VALIDOS: u16 = 1007;
     pub const REINTENTA_LUEGO: u16 = 1013;
 }
 

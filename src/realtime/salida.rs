@@ -49,7 +49,7 @@ enum Saliente {
 /// Where the session is in its life: before going live, events are held
 /// (and deduplicated afterwards) so that the client sees ids in order.
 enum Estado {
-    /// `hola` sent; waiting briefly for the client's `reanudar`.
+    /// `hola` (or `reinicio`) sent; waiting for the client's `reanudar`.
     Esperando(Vec<Arc<EventoPublicado>>),
     /// Replaying from the store; live events wait behind the replay.
     Reanudando(Vec<Arc<EventoPublicado>>),
@@ -68,8 +68,14 @@ enum Fin {
 struct Interior {
     cola: VecDeque<Saliente>,
     estado: Estado,
-    /// The highest event id queued; live events at or below it are duplicates.
+    /// The stream so far: every event this session may see with an id in
+    /// `(inicio, ultimo_enviado]` is queued (or written), none at or below
+    /// `inicio`, and ids go out increasing. Live events at or below
+    /// `ultimo_enviado` are duplicates.
+    inicio: EventoId,
     ultimo_enviado: EventoId,
+    /// An event went out: the stream can no longer start again lower.
+    algo_enviado: bool,
     fin: Fin,
     /// The connection's task, parked until there is something to write.
     lector: Option<Waker>,
@@ -85,6 +91,12 @@ pub struct Buzon {
     /// is too slow: it is closed with 4008 and resumes when it reconnects.
     limite: usize,
 }
+
+/// A replay that can't go out: the client lacks events from before the
+/// stream's start, and later ones went out already, so they could only go
+/// out of order. The client must reload its lists (`reinicio`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hueco;
 
 /// What happened to something put in the buzon.
 #[must_use]
@@ -104,7 +116,9 @@ impl Buzon {
             interior: Mutex::new(Interior {
                 cola: VecDeque::new(),
                 estado: Estado::Esperando(Vec::new()),
+                inicio: EventoId(0),
                 ultimo_enviado: EventoId(0),
+                algo_enviado: false,
                 fin: Fin::Abierto,
                 lector: None,
                 saludado: false,
@@ -176,6 +190,7 @@ impl Buzon {
     pub fn saludar(&self, hola: ByteString, ultimo_id: EventoId) {
         self.con(|i, _| {
             if matches!(i.fin, Fin::Abierto) {
+                i.inicio = ultimo_id;
                 i.ultimo_enviado = ultimo_id;
                 i.cola.push_front(Saliente::Texto(hola));
                 i.saludado = true;
@@ -209,18 +224,53 @@ impl Buzon {
         })
     }
 
-    /// The replay is read: the stream restarts after `desde` with `lote`
-    /// (ids up to `hasta`), then what was held, then live.
-    pub fn reanudar(&self, desde: EventoId, lote: Vec<ByteString>, hasta: EventoId) -> Puesto {
+    /// The replay is read: `lote` (the events after `desde` this session
+    /// may see, by id, read up to `hasta`) goes out, then what was held,
+    /// then live — each id once, in increasing order. While nothing went
+    /// out, the stream starts again at `desde`; after that, what already
+    /// went out is skipped, and events from before the stream's start are
+    /// a [`Hueco`]: nothing is queued and events stay held.
+    pub fn reanudar(
+        &self,
+        desde: EventoId,
+        lote: Vec<(EventoId, ByteString)>,
+        hasta: EventoId,
+    ) -> Result<Puesto, Hueco> {
         self.con(|i, limite| {
             if !matches!(i.fin, Fin::Abierto) {
-                return Puesto::Descartado;
+                return Ok(Puesto::Descartado);
             }
-            i.ultimo_enviado = desde.max(hasta);
-            if !lote.is_empty() {
-                i.cola.push_back(Saliente::Lote(lote.into()));
+            if !i.algo_enviado {
+                i.inicio = desde;
+                i.ultimo_enviado = desde;
+            } else if lote.first().is_some_and(|(id, _)| *id <= i.inicio) {
+                return Err(Hueco);
             }
-            i.ir_en_vivo(limite)
+            let ya = i.ultimo_enviado;
+            let nuevos: VecDeque<ByteString> = lote
+                .into_iter()
+                .filter(|(id, _)| *id > ya)
+                .map(|(_, envelope)| envelope)
+                .collect();
+            i.ultimo_enviado = ya.max(desde).max(hasta);
+            if !nuevos.is_empty() {
+                i.algo_enviado = true;
+                i.cola.push_back(Saliente::Lote(nuevos));
+            }
+            Ok(i.ir_en_vivo(limite))
+        })
+    }
+
+    /// `reinicio` is queued: events are held until the client's next
+    /// `reanudar`, from the lists it reloads (sent now, it would drop them
+    /// and ask for them again).
+    pub fn reiniciar(&self) {
+        self.con(|i, _| {
+            let retenidos = match mem::replace(&mut i.estado, Estado::Vivo) {
+                Estado::Esperando(r) | Estado::Reanudando(r) => r,
+                Estado::Vivo => Vec::new(),
+            };
+            i.estado = Estado::Esperando(retenidos);
         })
     }
 
@@ -337,6 +387,7 @@ impl Interior {
             return Puesto::Si;
         }
         self.ultimo_enviado = evento.id();
+        self.algo_enviado = true;
         self.encolar(Saliente::Evento(evento.frame.clone()), limite)
     }
 
@@ -575,11 +626,78 @@ mod tests {
         // Live events arrive while the replay is read: 11 is in both.
         assert_eq!(buzon.entregar(&evento(11)), Puesto::Si);
         assert_eq!(buzon.entregar(&evento(12)), Puesto::Si);
-        let lote = [8, 9, 11].map(|id| evento(id).json.clone()).to_vec();
-        assert_eq!(buzon.reanudar(EventoId(7), lote, EventoId(11)), Puesto::Si);
+        assert_eq!(
+            buzon.reanudar(EventoId(7), lote(&[8, 9, 11]), EventoId(11)),
+            Ok(Puesto::Si)
+        );
         assert_eq!(buzon.entregar(&evento(12)), Puesto::Si);
         assert_eq!(buzon.entregar(&evento(13)), Puesto::Si);
         assert_eq!(ids(&sacar_todo(&buzon)), vec![8, 9, 11, 12, 13]);
+    }
+
+    fn lote(ids: &[i64]) -> Vec<(EventoId, ByteString)> {
+        ids.iter()
+            .map(|&id| (EventoId(id), evento(id).json.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn una_segunda_reanudacion_no_repite_lo_que_ya_salio() {
+        let buzon = Buzon::new(10);
+        buzon.saludar("{}".into(), EventoId(10));
+        buzon.empezar_reanudacion();
+        assert_eq!(
+            buzon.reanudar(EventoId(5), lote(&[6, 8]), EventoId(10)),
+            Ok(Puesto::Si)
+        );
+        assert_eq!(buzon.entregar(&evento(11)), Puesto::Si);
+        assert_eq!(ids(&sacar_todo(&buzon)), vec![6, 8, 11]);
+        // From the same point again (after a reinicio, say): only what is new.
+        buzon.reiniciar();
+        assert_eq!(buzon.entregar(&evento(12)), Puesto::Si);
+        assert!(
+            sacar_todo(&buzon).is_empty(),
+            "tras reiniciar, los eventos esperan"
+        );
+        buzon.empezar_reanudacion();
+        assert_eq!(
+            buzon.reanudar(EventoId(5), lote(&[6, 8, 11, 12]), EventoId(12)),
+            Ok(Puesto::Si)
+        );
+        assert_eq!(buzon.entregar(&evento(13)), Puesto::Si);
+        assert_eq!(ids(&sacar_todo(&buzon)), vec![12, 13]);
+    }
+
+    #[test]
+    fn lo_anterior_al_inicio_no_sale_tras_un_evento_posterior() {
+        let buzon = Buzon::new(10);
+        buzon.saludar("{}".into(), EventoId(10));
+        assert_eq!(buzon.ir_en_vivo(), Puesto::Si);
+        // Live, but nothing went out yet: the stream may start lower.
+        buzon.empezar_reanudacion();
+        assert_eq!(
+            buzon.reanudar(EventoId(7), lote(&[9]), EventoId(10)),
+            Ok(Puesto::Si)
+        );
+        assert_eq!(ids(&sacar_todo(&buzon)), vec![9]);
+
+        let buzon = Buzon::new(10);
+        buzon.saludar("{}".into(), EventoId(10));
+        assert_eq!(buzon.ir_en_vivo(), Puesto::Si);
+        assert_eq!(buzon.entregar(&evento(11)), Puesto::Si);
+        buzon.empezar_reanudacion();
+        assert_eq!(buzon.entregar(&evento(12)), Puesto::Si);
+        // 9 would go out after 11.
+        assert_eq!(
+            buzon.reanudar(EventoId(7), lote(&[9, 11, 12]), EventoId(12)),
+            Err(Hueco)
+        );
+        // Nothing before 11 is missing: only 12 goes out, once.
+        assert_eq!(
+            buzon.reanudar(EventoId(10), lote(&[11, 12]), EventoId(12)),
+            Ok(Puesto::Si)
+        );
+        assert_eq!(ids(&sacar_todo(&buzon)), vec![11, 12]);
     }
 
     #[test]

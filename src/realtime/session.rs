@@ -1,5 +1,6 @@
 //! `Session`: one actor per WebSocket. It registers with the Dispatcher,
-//! greets with `hola`, replays on `reanudar`, and hears the client's frames.
+//! greets with `hola`, replays on the client's one `reanudar` (one more
+//! after each `reinicio`), and hears the client's frames.
 //! Its frames go out through its [`Buzon`], where its `Sucursal` (or the
 //! Dispatcher, for a monitor) also puts live events directly — each id once,
 //! in increasing order; a client that can't keep up is closed with 4008
@@ -11,16 +12,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_http::ws::{CloseCode, CloseReason, ProtocolError};
+use actix_http::ws::{CloseCode, CloseReason};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::SesionId;
-use super::conexion::{FrameCliente, Lector};
+use super::conexion::Lector;
 use super::dispatcher::{Baja, Dispatcher, Registrar};
+use super::frame::{FrameCliente, FrameError, close_code_allowed};
 use super::limite::{LimiteDeMensajes, Veredicto};
 use super::protocolo::{Aviso, Entrante, MensajeCliente, cierre, envelope, parse_entrante};
-use super::salida::{Buzon, Hilo, Puesto, Salida};
+use super::salida::{Buzon, Hilo, Hueco, Puesto, Salida};
 use crate::auth::{Perfil, TokenHash};
 use crate::config::RealtimeSettings;
 use crate::eventos;
@@ -48,6 +50,23 @@ pub struct Session {
     expira: OffsetDateTime,
     /// See [`Registrar::comprobado_hasta`].
     comprobado_hasta: EventoId,
+    reanudacion: Reanudacion,
+}
+
+/// Where the client is with its `reanudar`: one per greeting, so that a
+/// client can't make the server replay its history over and over (40
+/// `reanudar` were 40 replays), and no event goes out twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reanudacion {
+    /// After `hola`: it may come. Meanwhile the session goes live on its
+    /// own after `ws_espera_reanudar`, or at the client's first other
+    /// message.
+    Pendiente,
+    /// After `reinicio`: the client reloads its lists and resumes from
+    /// them; events wait for it.
+    TrasReinicio,
+    /// Taken: another one is answered `reanudar_repetido`.
+    Hecha,
 }
 
 /// What a new session needs besides its socket.
@@ -108,6 +127,7 @@ impl Session {
             visto: Instant::now(),
             expira: nueva.expira,
             comprobado_hasta: nueva.comprobado_hasta,
+            reanudacion: Reanudacion::Pendiente,
         }
     }
 
@@ -150,8 +170,18 @@ impl Session {
         });
     }
 
-    /// `reanudar`: replay every event after `desde` this session may see, then live.
+    /// `reanudar`: replay every event after `desde` this session may see,
+    /// then live — once per greeting.
     fn reanudar(&mut self, desde: EventoId, ctx: &mut Context<Self>) {
+        if self.reanudacion == Reanudacion::Hecha {
+            tracing::debug!(sesion = %self.id, %desde, "reanudar repetido: se ignora");
+            return self.error(
+                "reanudar_repetido",
+                "este socket ya se reanudó: se reanuda una vez por conexión (y otra tras un reinicio)",
+                ctx,
+            );
+        }
+        self.reanudacion = Reanudacion::Hecha;
         self.buzon.empezar_reanudacion();
         let store = self.store.clone();
         let sucursal = self.perfil.alcance.sucursal();
@@ -187,24 +217,35 @@ impl Session {
         };
         let futuro = en_la_base.is_some_and(|ultimo| desde > ultimo);
         if futuro || eventos.len() as i64 > self.config.ws_ventana {
-            // The stream goes on from where `hola` (or the last event) left it.
-            crate::metricas::reinicio();
-            let ultimo_id = self.buzon.ultimo_enviado();
-            self.enviar_aviso(Aviso::Reinicio { ultimo_id }, ctx);
-            let puesto = self.buzon.ir_en_vivo();
-            return self.atender(puesto, ctx);
+            return self.reiniciar(ctx);
         }
         tracing::debug!(sesion = %self.id, %desde, eventos = eventos.len(), "reanudando");
-        // The replay restarts the stream at `desde`: everything after it, once.
         let hasta = eventos.last().map_or(desde, |e| e.id);
         let lote: Vec<_> = eventos
             .iter()
             .filter(|e| self.perfil.puede_recibir(e.sucursal_id, e.destinos.0))
-            .map(envelope)
+            .map(|e| (e.id, envelope(e)))
             .collect();
-        crate::metricas::repeticion(lote.len());
-        let puesto = self.buzon.reanudar(desde, lote, hasta);
-        self.atender(puesto, ctx);
+        let repetidos = lote.len();
+        match self.buzon.reanudar(desde, lote, hasta) {
+            Ok(puesto) => {
+                crate::metricas::repeticion(repetidos);
+                self.atender(puesto, ctx)
+            }
+            // A `reanudar` that came after the session went live on its
+            // own, from before `hola`: what it lacks can't go out in order.
+            Err(Hueco) => self.reiniciar(ctx),
+        }
+    }
+
+    /// `reinicio`: the client reloads its lists by REST and resumes from
+    /// them with one more `reanudar`; events wait for it.
+    fn reiniciar(&mut self, ctx: &mut Context<Self>) {
+        crate::metricas::reinicio();
+        let ultimo_id = self.buzon.ultimo_enviado();
+        self.enviar_aviso(Aviso::Reinicio { ultimo_id }, ctx);
+        self.buzon.reiniciar();
+        self.reanudacion = Reanudacion::TrasReinicio;
     }
 
     fn publicar(&mut self, plano: Map<String, Value>, ctx: &mut Context<Self>) {
@@ -264,9 +305,10 @@ impl Session {
     }
 
     /// A client that speaks without resuming (or is silent for
-    /// `ws_espera_reanudar`) wants live events now.
+    /// `ws_espera_reanudar`) wants live events now. Not after a `reinicio`:
+    /// a page pings while it reloads its lists, and resumes from them.
     fn primer_mensaje(&mut self, ctx: &mut Context<Self>) {
-        if self.buzon.esperando() {
+        if self.reanudacion == Reanudacion::Pendiente && self.buzon.esperando() {
             let puesto = self.buzon.ir_en_vivo();
             self.atender(puesto, ctx);
         }
@@ -329,8 +371,8 @@ impl Actor for Session {
     }
 }
 
-impl StreamHandler<Result<FrameCliente, ProtocolError>> for Session {
-    fn handle(&mut self, msg: Result<FrameCliente, ProtocolError>, ctx: &mut Self::Context) {
+impl StreamHandler<Result<FrameCliente, FrameError>> for Session {
+    fn handle(&mut self, msg: Result<FrameCliente, FrameError>, ctx: &mut Self::Context) {
         self.visto = Instant::now();
         if let Ok(FrameCliente::Texto(_) | FrameCliente::Binario(_) | FrameCliente::Ping(_)) = &msg
             && !self.frame_permitido(ctx)
@@ -354,12 +396,19 @@ impl StreamHandler<Result<FrameCliente, ProtocolError>> for Session {
                     .cerrar(motivo.and_then(|m| eco_de_cierre(m.code)));
                 ctx.stop()
             }
-            Err(ProtocolError::Overflow) => {
-                self.cerrar(cierre::DEMASIADO_GRANDE, "frame de más de 64 KiB", ctx)
-            }
+            // The reader stopped at this frame: the close goes out and the
+            // rest of what the client sends is dropped unread.
             Err(e) => {
-                tracing::debug!(sesion = %self.id, error = %e, "error de protocolo");
-                self.cerrar(cierre::ERROR_DE_PROTOCOLO, "error de protocolo", ctx)
+                let codigo = e.close_code();
+                match codigo {
+                    cierre::DEMASIADO_GRANDE => {
+                        tracing::info!(sesion = %self.id, error = %e, "frame demasiado grande: se cierra con 1009")
+                    }
+                    _ => {
+                        tracing::debug!(sesion = %self.id, error = %e, codigo, "frame no válido: se cierra")
+                    }
+                }
+                self.cerrar(codigo, &e.to_string(), ctx)
             }
         }
     }
@@ -372,8 +421,9 @@ impl StreamHandler<Result<FrameCliente, ProtocolError>> for Session {
 /// The answer to a client's close: its own code back (RFC 6455 §5.5.1)
 /// when that code may be sent on the wire (§7.4 and IANA's registry: not
 /// 1004–1006 or 1015, nor outside 1000–4999), else a close without one.
+/// (The reader fails a close with any other code, with 1002.)
 fn eco_de_cierre(code: CloseCode) -> Option<CloseReason> {
-    matches!(u16::from(code), 1000..=1003 | 1007..=1014 | 3000..=4999).then_some(CloseReason {
+    close_code_allowed(u16::from(code)).then_some(CloseReason {
         code,
         description: None,
     })

@@ -8,6 +8,8 @@
 //   Al recibir `hola` se manda {"type":"reanudar","ultimo_id":N} con ese N (o
 //   el último evento visto, si es mayor): el servidor repite todo lo que pasó
 //   después, en orden, y sigue en vivo. Nada se pierde entre la carga y el vivo.
+//   Un socket reanuda una vez (y otra tras cada `reinicio`): el servidor
+//   contesta `reanudar_repetido` a cualquier otro.
 // - Cada id se aplica una sola vez (`alEvento` nunca ve un id repetido).
 // - Si el socket se cae se reintenta con espera exponencial y azar (desde
 //   ~300 ms hasta 10 s). Un latido (`ping`) detecta una red muerta que no avisa.

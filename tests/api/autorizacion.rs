@@ -730,13 +730,15 @@ en_ambos_stores! {
             centinelas[k] = escena.como_jefa(Method::POST, "/api/eventos", evento).await["id"].as_i64().unwrap();
         }
 
-        // Live, then replayed: the same screens, asked to resume from
-        // before the first event, must get exactly the same (design §6: the
-        // same rule decides live delivery and replay).
+        // Live, then replayed: the same accounts on new sockets, resuming
+        // from before the first event, must get exactly the same (design
+        // §6: the same rule decides live delivery and replay). A socket
+        // resumes once.
         let mut fallos = Vec::new();
         let recibidos = recibir_hasta_el_centinela(&mut pantallas, &centinelas).await;
         fallos.extend(comparar_con_reparto("en vivo", &recibidos, &publicados));
-        for c in pantallas.iter_mut() {
+        for (c, (login, _)) in pantallas.iter_mut().zip(PANTALLAS) {
+            *c = app.socket(&app.token(login).await).await;
             c.reanudar(antes).await;
         }
         let recibidos = recibir_hasta_el_centinela(&mut pantallas, &centinelas).await;

@@ -1,8 +1,11 @@
 //! The socket after its handshake, byte by byte, with a hand-made client:
 //! fragmented messages and control frames between their fragments, frames
-//! that break the protocol, a clean end after the close, and a peer that
+//! that break RFC 6455 (1002) or carry text that is not UTF-8 (1007), one
+//! `reanudar` per greeting, a clean end after the close, and a peer that
 //! stops reading while it keeps talking.
 
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -14,6 +17,7 @@ use crate::realtime::{Cadena, alertas_con_relleno, estadisticas_cuando, sesiones
 use crate::socket::PLAZO;
 
 const TEXTO: u8 = 0x1;
+const BINARIO: u8 = 0x2;
 const CONTINUACION: u8 = 0x0;
 const CIERRE: u8 = 0x8;
 const PING: u8 = 0x9;
@@ -37,6 +41,18 @@ fn frame(op: u8, fin: bool, datos: &[u8]) -> Vec<u8> {
     f.extend_from_slice(&MASCARA);
     f.extend(datos.iter().enumerate().map(|(i, b)| b ^ MASCARA[i % 4]));
     f
+}
+
+/// A client close frame with `codigo` and the reason's bytes as they are.
+fn cierre(codigo: u16, motivo: &[u8]) -> Vec<u8> {
+    let mut datos = codigo.to_be_bytes().to_vec();
+    datos.extend_from_slice(motivo);
+    frame(CIERRE, true, &datos)
+}
+
+/// A client text frame holding `mensaje`.
+fn json_frame(mensaje: &Value) -> Vec<u8> {
+    frame(TEXTO, true, mensaje.to_string().as_bytes())
 }
 
 /// A raw socket to `/ws`, upgraded, and what the server wrote after its `101`.
@@ -128,8 +144,81 @@ impl Crudo {
         }
     }
 
+    /// The close frame's code; a pong before it fails the test (a frame
+    /// that breaks the protocol is not answered).
+    async fn cierre_sin_pong(&mut self, que: &str) -> u16 {
+        loop {
+            let (op, datos) = self.frame().await;
+            assert_ne!(op, PONG, "{que}: contestado con un pong: {datos:?}");
+            if op == CIERRE {
+                return datos
+                    .get(..2)
+                    .map_or(1005, |c| u16::from_be_bytes([c[0], c[1]]));
+            }
+        }
+    }
+
     async fn enviar(&mut self, bytes: &[u8]) {
         self.io.write_all(bytes).await.unwrap();
+    }
+
+    /// Reads JSON text frames into `registro` until one satisfies `listo`,
+    /// and answers it. A close fails the test; so does an event id that
+    /// comes a second time, or below one that came before.
+    async fn leer_hasta(
+        &mut self,
+        registro: &mut Registro,
+        listo: impl Fn(&Value) -> bool,
+    ) -> Value {
+        loop {
+            let (op, datos) = self.frame().await;
+            assert_ne!(op, CIERRE, "cerrado: {datos:?}; hasta aquí: {registro:?}");
+            if op != TEXTO {
+                continue;
+            }
+            let v: Value = serde_json::from_slice(&datos).unwrap();
+            registro.anotar(&v);
+            if listo(&v) {
+                return v;
+            }
+        }
+    }
+}
+
+/// What a socket got: its events' ids, in arrival order, and how many
+/// frames of each other type.
+#[derive(Debug, Default)]
+struct Registro {
+    ids: Vec<i64>,
+    tipos: BTreeMap<String, usize>,
+}
+
+impl Registro {
+    fn anotar(&mut self, v: &Value) {
+        let tipo = match v["type"].as_str().unwrap() {
+            "error" => format!("error:{}", v["codigo"].as_str().unwrap()),
+            t => t.to_owned(),
+        };
+        if tipo == "evento" {
+            let id = v["id"].as_i64().unwrap();
+            assert!(
+                !self.ids.contains(&id),
+                "el evento {id} llegó dos veces al mismo socket ({} eventos antes: {:?}…)",
+                self.ids.len(),
+                &self.ids[..self.ids.len().min(20)]
+            );
+            assert!(
+                self.ids.last().is_none_or(|&ultimo| ultimo < id),
+                "el evento {id} llegó después del {:?}",
+                self.ids.last()
+            );
+            self.ids.push(id);
+        }
+        *self.tipos.entry(tipo).or_default() += 1;
+    }
+
+    fn cuantos(&self, tipo: &str) -> usize {
+        self.tipos.get(tipo).copied().unwrap_or(0)
     }
 }
 
@@ -209,14 +298,221 @@ en_ambos_stores! {
                 b.extend(frame(TEXTO, true, b"{}"));
                 b
             }),
-            ("texto que no es UTF-8", frame(TEXTO, true, &[b'"', 0xff, 0xfe, b'"'])),
             ("un frame sin máscara", vec![0x81, 0x02, b'{', b'}']),
+            ("bits reservados sin extensión", frame(0x40 | TEXTO, true, b"{}")),
+            ("un opcode desconocido", frame(0x3, true, b"{}")),
+            // RFC 6455 §5.2: the 64-bit length is a 63-bit number.
+            ("una longitud de 64 bits con el bit alto", {
+                let mut b = vec![0x80 | BINARIO, 0x80 | 127];
+                b.extend_from_slice(&(1u64 << 63 | 2).to_be_bytes());
+                b.extend_from_slice(&[0x1f, 0x2e, 0x3d, 0x4c]);
+                b
+            }),
         ] {
             let mut c = Crudo::abrir(app, &token).await;
             c.texto("hola").await;
             c.enviar(&bytes).await;
             assert_eq!(c.cierre().await, 1002, "{que}");
         }
+    }
+
+    async fn un_ping_fragmentado_o_de_mas_de_125_bytes_cierra_con_1002_sin_pong(backend) {
+        let cadena = Cadena::nueva(spawn_app(backend).await).await;
+        let app = &cadena.app;
+        let token = app.token("cocina1").await;
+        // RFC 6455 §5.5: control frames are never fragmented and carry at
+        // most 125 bytes. A message's fragments may have a ping between
+        // them, so a broken one there breaks the socket too.
+        for (que, bytes) in [
+            ("un ping con FIN=0", frame(PING, false, b"hola")),
+            ("un ping con FIN=0 y su continuación", {
+                let mut b = frame(PING, false, b"ho");
+                b.extend(frame(CONTINUACION, true, b"la"));
+                b
+            }),
+            ("un ping de 126 bytes", frame(PING, true, &[b'p'; 126])),
+            ("un ping de 126 bytes entre fragmentos", {
+                let mut b = frame(TEXTO, false, b"{\"type\"");
+                b.extend(frame(PING, true, &[b'p'; 126]));
+                b.extend(frame(CONTINUACION, true, b":\"ping\"}"));
+                b
+            }),
+            ("un cierre con FIN=0", frame(CIERRE, false, &1000u16.to_be_bytes())),
+        ] {
+            let mut c = Crudo::abrir(app, &token).await;
+            c.texto("hola").await;
+            c.enviar(&bytes).await;
+            assert_eq!(c.cierre_sin_pong(que).await, 1002, "{que}");
+        }
+    }
+
+    async fn un_cierre_de_un_byte_o_con_un_codigo_que_no_se_envia_cierra_con_1002(backend) {
+        let cadena = Cadena::nueva(spawn_app(backend).await).await;
+        let app = &cadena.app;
+        let token = app.token("cocina1").await;
+        let mut casos = vec![("un cierre de un byte".to_owned(), frame(CIERRE, true, &[0x03]))];
+        // RFC 6455 §7.4: codes no endpoint may send.
+        for codigo in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
+            casos.push((format!("un cierre con {codigo}"), cierre(codigo, b"")));
+        }
+        for (que, bytes) in casos {
+            let mut c = Crudo::abrir(app, &token).await;
+            c.texto("hola").await;
+            c.enviar(&bytes).await;
+            assert_eq!(c.cierre().await, 1002, "{que}");
+        }
+    }
+
+    async fn texto_o_motivo_de_cierre_que_no_es_utf8_cierra_con_1007(backend) {
+        let cadena = Cadena::nueva(spawn_app(backend).await).await;
+        let app = &cadena.app;
+        let token = app.token("cocina1").await;
+        // RFC 6455 §8.1 and §7.4.1: invalid data in a message is 1007.
+        for (que, bytes) in [
+            ("texto que no es UTF-8", frame(TEXTO, true, &[b'"', 0xff, 0xfe, b'"'])),
+            ("una secuencia UTF-8 cortada al final del texto", frame(TEXTO, true, &[b'"', 0xc3])),
+            ("texto en fragmentos con un byte inválido en el segundo", {
+                let mut b = frame(TEXTO, false, "{\"mensaje\":\"añ".as_bytes());
+                b.extend(frame(CONTINUACION, false, &[0xc3, 0x28]));
+                b.extend(frame(CONTINUACION, true, b"\"}"));
+                b
+            }),
+            ("un motivo de cierre que no es UTF-8", cierre(1000, &[b'a', 0xff])),
+        ] {
+            let mut c = Crudo::abrir(app, &token).await;
+            c.texto("hola").await;
+            c.enviar(&bytes).await;
+            assert_eq!(c.cierre().await, 1007, "{que}");
+        }
+        // A character split between two fragments is still one character.
+        let mut c = Crudo::abrir(app, &token).await;
+        c.texto("hola").await;
+        let mensaje = json!({"type": "bailar", "con": "ñandú"}).to_string();
+        let corte = mensaje.find('ñ').unwrap() + 1;
+        let mut b = frame(TEXTO, false, &mensaje.as_bytes()[..corte]);
+        b.extend(frame(CONTINUACION, true, &mensaje.as_bytes()[corte..]));
+        c.enviar(&b).await;
+        let error = c.texto("error").await;
+        assert_eq!(error["codigo"], "mensaje_invalido", "{error}");
+    }
+
+    async fn cuarenta_reanudar_en_un_socket_dan_una_repeticion_y_39_reanudar_repetido(backend) {
+        const REANUDAR: usize = 40;
+        let app = spawn_app_with(backend, |s| {
+            // The frame rate is not what is tested here.
+            s.realtime.ws_rafaga = NonZeroU32::new(100).unwrap();
+        })
+        .await;
+        let cadena = Cadena::nueva(app).await;
+        let (app, s1) = (&cadena.app, cadena.s1);
+        let mut publicados = Vec::new();
+        for n in 0..5 {
+            publicados.push(cadena.alerta("bot1", s1, &format!("antes {n}")).await);
+        }
+        let mut c = Crudo::abrir(app, &app.token("cocina1").await).await;
+        c.texto("hola").await;
+
+        // All at once, as the reproduction sent them.
+        let reanudar = json_frame(&json!({"type": "reanudar", "ultimo_id": 0}));
+        c.enviar(&reanudar.repeat(REANUDAR)).await;
+        let mut r = Registro::default();
+        while r.cuantos("error:reanudar_repetido") < REANUDAR - 1
+            || !publicados.iter().all(|id| r.ids.contains(id))
+        {
+            c.leer_hasta(&mut r, |_| true).await;
+        }
+        // Whatever a later replay would have sent comes before a live event
+        // and a pong sent after it.
+        let centinela = cadena.alerta("bot1", s1, "en vivo").await;
+        c.leer_hasta(&mut r, |v| v["id"] == centinela).await;
+        c.enviar(&json_frame(&json!({"type": "ping"}))).await;
+        c.leer_hasta(&mut r, |v| v["type"] == "pong").await;
+
+        assert_eq!(r.cuantos("error:reanudar_repetido"), REANUDAR - 1, "{r:?}");
+        assert_eq!(r.cuantos("evento"), r.ids.len(), "{r:?}");
+        assert!(publicados.iter().chain([&centinela]).all(|id| r.ids.contains(id)), "{r:?}");
+        let otros: Vec<_> = r.tipos.keys().filter(|t| !["evento", "error:reanudar_repetido", "pong", "presencia"].contains(&t.as_str())).collect();
+        assert!(otros.is_empty(), "{otros:?}");
+    }
+
+    async fn un_reanudar_despues_de_ir_en_vivo_no_repite_nada_y_si_falta_algo_pide_reinicio(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.realtime.ws_espera_reanudar = Duration::from_millis(50);
+        })
+        .await;
+        let cadena = Cadena::nueva(app).await;
+        let (app, s1) = (&cadena.app, cadena.s1);
+        let token = app.token("cocina1").await;
+        let antes = cadena.alerta("bot1", s1, "antes de conectar").await;
+
+        // A client whose `reanudar` comes after the session went live on
+        // its own, with nothing missing: nothing is sent again.
+        let mut c = Crudo::abrir(app, &token).await;
+        let hola = c.texto("hola").await["ultimo_id"].as_i64().unwrap();
+        let mut r = Registro::default();
+        let vivo = cadena.alerta("bot1", s1, "en vivo").await;
+        c.leer_hasta(&mut r, |v| v["id"] == vivo).await;
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": hola}))).await;
+        c.enviar(&json_frame(&json!({"type": "ping"}))).await;
+        c.leer_hasta(&mut r, |v| v["type"] == "pong").await;
+        let despues = cadena.alerta("bot1", s1, "después").await;
+        c.leer_hasta(&mut r, |v| v["id"] == despues).await;
+        assert_eq!(r.ids, [vivo, despues]);
+        // That was its one `reanudar`.
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": hola}))).await;
+        c.leer_hasta(&mut r, |v| v["type"] == "error").await;
+        assert_eq!(r.cuantos("error:reanudar_repetido"), 1, "{r:?}");
+
+        // Late, and from before `hola`: what it lacks can't come in id order
+        // any more (a later event went out already): `reinicio`, nothing
+        // sent twice, and after it one more `reanudar` is taken.
+        let mut c = Crudo::abrir(app, &token).await;
+        c.texto("hola").await;
+        let mut r = Registro::default();
+        let vivo = cadena.alerta("bot1", s1, "en vivo").await;
+        c.leer_hasta(&mut r, |v| v["id"] == vivo).await;
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": antes - 1}))).await;
+        let reinicio = c.leer_hasta(&mut r, |v| v["type"] == "reinicio").await;
+        assert_eq!(reinicio["ultimo_id"], vivo, "{reinicio}");
+        let mientras = cadena.alerta("bot1", s1, "mientras recarga").await;
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": vivo}))).await;
+        c.leer_hasta(&mut r, |v| v["id"] == mientras).await;
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": vivo}))).await;
+        c.leer_hasta(&mut r, |v| v["type"] == "error").await;
+        assert_eq!(r.cuantos("error:reanudar_repetido"), 1, "{r:?}");
+        assert_eq!(r.ids, [vivo, mientras]);
+    }
+
+    async fn tras_un_reinicio_los_eventos_esperan_al_reanudar_y_ninguno_llega_dos_veces(backend) {
+        let app = spawn_app_with(backend, |s| s.realtime.ws_ventana = 3).await;
+        let cadena = Cadena::nueva(app).await;
+        let (app, s1) = (&cadena.app, cadena.s1);
+        let desde = app.store.ultimo_evento_id().await.unwrap().0;
+        for n in 0..5 {
+            cadena.alerta("bot1", s1, &format!("antes {n}")).await;
+        }
+        let mut c = Crudo::abrir(app, &app.token("cocina1").await).await;
+        c.texto("hola").await;
+        let mut r = Registro::default();
+
+        // Too far behind: reload by REST, then resume from what it loaded.
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": desde}))).await;
+        let reinicio = c.leer_hasta(&mut r, |v| v["type"] == "reinicio").await;
+        // While the page reloads (and pings), events wait for its `reanudar`:
+        // sent now, it would drop them and then ask for them again.
+        let mientras = cadena.alerta("bot1", s1, "mientras recarga").await;
+        c.enviar(&json_frame(&json!({"type": "ping"}))).await;
+        c.leer_hasta(&mut r, |v| v["type"] == "pong").await;
+        assert!(r.ids.is_empty(), "{r:?}");
+        let recargado = reinicio["ultimo_id"].as_i64().unwrap();
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": recargado}))).await;
+        c.leer_hasta(&mut r, |v| v["id"] == mientras).await;
+        let despues = cadena.alerta("bot1", s1, "después").await;
+        c.leer_hasta(&mut r, |v| v["id"] == despues).await;
+        assert_eq!(r.ids, [mientras, despues]);
+        c.enviar(&json_frame(&json!({"type": "reanudar", "ultimo_id": desde}))).await;
+        c.leer_hasta(&mut r, |v| v["type"] == "error").await;
+        assert_eq!(r.cuantos("error:reanudar_repetido"), 1, "{r:?}");
     }
 
     async fn tras_el_cierre_el_servidor_sigue_leyendo_y_el_cliente_no_recibe_un_reset(backend) {

@@ -4,7 +4,8 @@
 //! screens stay connected. Each test checks what the clients were told
 //! against what the store holds: a write is acknowledged (2xx) only if it is
 //! stored, exactly once, and every screen gets every event it may see,
-//! exactly once, in id order.
+//! exactly once, in id order. And a logged-in client that sends frames far
+//! over the limit must not make the process buffer them (`frames_enormes`).
 //!
 //! The processes, databases and screens are those of `tests/nodos`
 //! (`tests/nodos/arnes`, shared through `#[path]`). Needs Postgres at
@@ -24,6 +25,7 @@ mod sondeo;
 
 mod cuerpos_lentos;
 mod escrituras_bloqueadas;
+mod frames_enormes;
 mod postgres_parado;
 mod reglas_hostiles;
 mod sigkill;

@@ -269,6 +269,11 @@ impl Nodo {
     pub fn salida(&self) -> String {
         self.proceso.salida()
     }
+
+    /// Its process id, to read its `/proc/<pid>/status`.
+    pub fn pid(&self) -> u32 {
+        self.proceso.pid()
+    }
 }
 
 /// Log messages that say nothing about events crossing nodes.
