@@ -132,10 +132,12 @@ async fn si_el_archivo_sqlite_no_se_puede_escribir_las_escrituras_dan_503_las_le
                 .is_some_and(|a| a.iter().any(|a| a["id"] == confirmada)),
             "la alerta guardada antes no está en la lista: {lista}"
         );
-        // The store is reachable and answers: the node is ready to serve
-        // reads; the writes say for themselves that they can't be done.
+        // Reads are served, but a load balancer must hear that writes
+        // can't succeed here (issue 16: `/readyz` tells the truth).
         let listo = reqwest::get(nodo.url("/readyz")).await.expect("readyz");
-        assert_eq!(listo.status(), StatusCode::OK);
+        assert_eq!(listo.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let listo: serde_json::Value = listo.json().await.unwrap();
+        assert_eq!(listo["estado"], "escrituras_bloqueadas");
         match conectar(nodo.puerto, &cocina).await {
             Conexion::Abierta(s) => s.cerrar().await,
             otra => panic!("un socket nuevo con el archivo de solo lectura: {otra:?}"),
@@ -162,6 +164,8 @@ async fn si_el_archivo_sqlite_no_se_puede_escribir_las_escrituras_dan_503_las_le
             e.intentos.splice(0..0, previos);
             escrituras.push(e);
         }
+        let listo = reqwest::get(nodo.url("/readyz")).await.expect("readyz");
+        assert_eq!(listo.status(), StatusCode::OK, "writable again: ready");
         let registros = almacen.eventos_desde(desde).await;
         let _ = aviso.send(Some(Arc::new(registros.clone())));
         (escrituras, registros)
