@@ -9,6 +9,8 @@ mod proceso;
 #[path = "../comun/reglas.rs"]
 mod reglas_de_fabrica;
 mod socket;
+#[path = "../comun/trama.rs"]
+mod trama;
 
 mod autorizacion;
 mod binario;

@@ -15,40 +15,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use crate::helpers::{TestApp, en_ambos_stores, spawn_app, spawn_app_with};
 use crate::realtime::{Cadena, alertas_con_relleno, estadisticas_cuando, sesiones_total};
 use crate::socket::PLAZO;
-
-const TEXTO: u8 = 0x1;
-const BINARIO: u8 = 0x2;
-const CONTINUACION: u8 = 0x0;
-const CIERRE: u8 = 0x8;
-const PING: u8 = 0x9;
-const PONG: u8 = 0xA;
-
-/// A client frame: masked, as RFC 6455 requires of clients.
-fn frame(op: u8, fin: bool, datos: &[u8]) -> Vec<u8> {
-    const MASCARA: [u8; 4] = [0x1f, 0x2e, 0x3d, 0x4c];
-    let mut f = vec![op | if fin { 0x80 } else { 0 }];
-    match datos.len() {
-        n @ 0..=125 => f.push(0x80 | n as u8),
-        n @ 126..=0xffff => {
-            f.push(0x80 | 126);
-            f.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            f.push(0x80 | 127);
-            f.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    f.extend_from_slice(&MASCARA);
-    f.extend(datos.iter().enumerate().map(|(i, b)| b ^ MASCARA[i % 4]));
-    f
-}
-
-/// A client close frame with `codigo` and the reason's bytes as they are.
-fn cierre(codigo: u16, motivo: &[u8]) -> Vec<u8> {
-    let mut datos = codigo.to_be_bytes().to_vec();
-    datos.extend_from_slice(motivo);
-    frame(CIERRE, true, &datos)
-}
+use crate::trama::{BINARIO, CIERRE, CONTINUACION, PING, PONG, TEXTO, cierre, frame};
 
 /// A client text frame holding `mensaje`.
 fn json_frame(mensaje: &Value) -> Vec<u8> {

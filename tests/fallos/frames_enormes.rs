@@ -15,14 +15,7 @@ use crate::almacen::Almacen;
 use crate::arnes::nodo::serve;
 use crate::arnes::reglas::copia_de_las_reglas;
 use crate::arnes::{Ajustes, Nodo};
-
-const TEXTO: u8 = 0x1;
-const BINARIO: u8 = 0x2;
-const CONTINUACION: u8 = 0x0;
-const CIERRE: u8 = 0x8;
-const PING: u8 = 0x9;
-const PONG: u8 = 0xA;
-const MASCARA: [u8; 4] = [0x1f, 0x2e, 0x3d, 0x4c];
+use crate::trama::{BINARIO, CIERRE, CONTINUACION, MASCARA, PING, PONG, TEXTO, cabecera, frame};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -34,31 +27,6 @@ const CRECIMIENTO: usize = 2 * MIB;
 const PLAZO: Duration = Duration::from_secs(10);
 /// How long the client looks for the close after each write of the stream.
 const MIRADA: Duration = Duration::from_millis(10);
-
-/// The header of a masked client frame declaring `largo` bytes.
-fn cabecera(op: u8, fin: bool, largo: u64) -> Vec<u8> {
-    let mut f = vec![op | if fin { 0x80 } else { 0 }];
-    match largo {
-        0..=125 => f.push(0x80 | largo as u8),
-        126..=0xffff => {
-            f.push(0x80 | 126);
-            f.extend_from_slice(&(largo as u16).to_be_bytes());
-        }
-        _ => {
-            f.push(0x80 | 127);
-            f.extend_from_slice(&largo.to_be_bytes());
-        }
-    }
-    f.extend_from_slice(&MASCARA);
-    f
-}
-
-/// A whole masked client frame.
-fn frame(op: u8, fin: bool, datos: &[u8]) -> Vec<u8> {
-    let mut f = cabecera(op, fin, datos.len() as u64);
-    f.extend(datos.iter().enumerate().map(|(i, b)| b ^ MASCARA[i % 4]));
-    f
-}
 
 /// The server's resident memory (`VmRSS`), in bytes.
 fn memoria(nodo: &Nodo) -> usize {

@@ -19,6 +19,9 @@
 #[path = "../nodos/arnes/mod.rs"]
 mod arnes;
 
+#[path = "../comun/trama.rs"]
+mod trama;
+
 mod almacen;
 mod escritor;
 mod sondeo;
