@@ -154,11 +154,13 @@ pub async fn publicar_plano(
             .await?
             .map(|creado| (OffsetDateTime::now_utc() - creado).whole_minutes());
     }
-    if let (Some(sucursal_id), "alerta_cocina") = (nuevo.sucursal_id, nuevo.tipo.as_str()) {
-        let alerta = entrada_alerta(&nuevo, sucursal_id, minutos_pedido);
-        nuevo.prioridad = Some(reglas.decidir_prioridad(alerta).await);
+    match (nuevo.sucursal_id, nuevo.tipo.as_str()) {
+        (Some(sucursal_id), "alerta_cocina") => {
+            let alerta = entrada_alerta(&nuevo, sucursal_id, minutos_pedido);
+            reglas.decidir_alerta(alerta, &mut nuevo).await;
+        }
+        _ => reglas.decidir_destinos(&mut nuevo).await,
     }
-    reglas.decidir_destinos(&mut nuevo).await;
     Ok(store.publicar(&nuevo).await?)
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{Contexto, FlujoError, ID_POR_ASIGNAR, ahora, en_alcance, rfc3339};
+use super::{Contexto, FlujoError, ID_POR_ASIGNAR, ahora, borrador, en_alcance, rfc3339};
 use serde_json::Map;
 
 use crate::modelo::{
@@ -39,16 +39,25 @@ pub async fn alertar_cocina(
         }
         None => None,
     };
-    let prioridad = ctx
-        .reglas
-        .decidir_prioridad(EntradaAlerta {
-            mensaje: nueva.mensaje.clone(),
-            prioridad_pedida: nueva.prioridad,
-            pedido_id: nueva.pedido_id.map(|p| p.0),
-            sucursal_id: sucursal,
-            minutos_pedido,
-        })
-        .await;
+    let mut evento = borrador(
+        "alerta_cocina",
+        None,
+        sucursal,
+        autor,
+        ("ALERTA", ID_POR_ASIGNAR),
+        None,
+        json!({"pedido_id": nueva.pedido_id, "mensaje": nueva.mensaje,
+               "prioridad_pedida": nueva.prioridad, "usuario_envia": autor.id,
+               "enviada_por": autor.nombre, "fecha_envio": rfc3339(ahora)}),
+    );
+    let entrada = EntradaAlerta {
+        mensaje: nueva.mensaje.clone(),
+        prioridad_pedida: nueva.prioridad,
+        pedido_id: nueva.pedido_id.map(|p| p.0),
+        sucursal_id: sucursal,
+        minutos_pedido,
+    };
+    let prioridad = ctx.reglas.decidir_alerta(entrada, &mut evento).await;
     let fila = NuevaAlerta {
         pedido_id: nueva.pedido_id,
         usuario_envia: autor.id,
@@ -57,19 +66,6 @@ pub async fn alertar_cocina(
         prioridad,
         fecha_envio: ahora,
     };
-    let evento = ctx
-        .evento(
-            "alerta_cocina",
-            None,
-            sucursal,
-            autor,
-            ("ALERTA", ID_POR_ASIGNAR),
-            Some(prioridad),
-            json!({"pedido_id": fila.pedido_id, "mensaje": fila.mensaje,
-                   "prioridad_pedida": nueva.prioridad, "usuario_envia": autor.id,
-                   "enviada_por": autor.nombre, "fecha_envio": rfc3339(ahora)}),
-        )
-        .await;
     let (alerta, _) = ctx.store.crear_alerta(&fila, evento, idem).await?;
     Ok(alerta)
 }

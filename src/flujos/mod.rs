@@ -77,25 +77,38 @@ impl Contexto {
         prioridad: Option<Prioridad>,
         payload: Value,
     ) -> NuevoEvento {
-        let payload: Map<String, Value> = match payload {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        let mut nuevo = NuevoEvento {
-            tipo: tipo.into(),
-            subtipo: subtipo.map(Into::into),
-            payload,
-            usuario_id: Some(autor.id),
-            sucursal_id: Some(sucursal),
-            entidad: Some(Entidad {
-                tipo: entidad.0.into(),
-                id: entidad.1,
-            }),
-            prioridad,
-            destinos: Destinos::NINGUNO,
-        };
+        let mut nuevo = borrador(tipo, subtipo, sucursal, autor, entidad, prioridad, payload);
         self.reglas.decidir_destinos(&mut nuevo).await;
         nuevo
+    }
+}
+
+/// An event of a workflow before the rules decide its audiences.
+fn borrador(
+    tipo: &str,
+    subtipo: Option<&str>,
+    sucursal: SucursalId,
+    autor: &Usuario,
+    entidad: (&str, i64),
+    prioridad: Option<Prioridad>,
+    payload: Value,
+) -> NuevoEvento {
+    let payload: Map<String, Value> = match payload {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    NuevoEvento {
+        tipo: tipo.into(),
+        subtipo: subtipo.map(Into::into),
+        payload,
+        usuario_id: Some(autor.id),
+        sucursal_id: Some(sucursal),
+        entidad: Some(Entidad {
+            tipo: entidad.0.into(),
+            id: entidad.1,
+        }),
+        prioridad,
+        destinos: Destinos::NINGUNO,
     }
 }
 

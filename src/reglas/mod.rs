@@ -443,16 +443,18 @@ impl RuleEngine {
 
     /// Runs `evaluar` on the rules' `lane`: the default decides, reported,
     /// when the lane is full or the answer is later than [`Self::espera`].
+    /// `nombres`: the rules `evaluar` runs, each reported if the default
+    /// decides for it.
     async fn en_hilos<T: Send + 'static>(
         self: &Arc<Self>,
         lane: Lane,
-        nombre: NombreRegla,
+        nombres: &[NombreRegla],
         sucursal_id: Option<SucursalId>,
         defecto: T,
         evaluar: impl FnOnce(&RuleEngine) -> T + Send + 'static,
     ) -> T {
         // No script: the default, without a trip to another thread.
-        if self.activa(nombre).is_none() {
+        if nombres.iter().all(|n| self.activa(*n).is_none()) {
             return defecto;
         }
         let motor = self.clone();
@@ -463,11 +465,55 @@ impl RuleEngine {
             },
             Err(pool::Busy) => CausaFallo::Sobrecarga,
         };
-        self.contadores[indice(nombre)]
-            .evaluaciones
-            .fetch_add(1, Ordering::Relaxed);
-        self.sin_correr(nombre, sucursal_id, causa);
+        for nombre in nombres.iter().filter(|n| self.activa(**n).is_some()) {
+            self.contadores[indice(*nombre)]
+                .evaluaciones
+                .fetch_add(1, Ordering::Relaxed);
+            self.sin_correr(*nombre, sucursal_id, causa);
+        }
         defecto
+    }
+
+    /// A kitchen alert's priority and its event's audiences, in one trip to
+    /// the rules' threads (each trip costs a thread wake-up both ways, and
+    /// an alert is the hottest write): `prioridad(alerta)` decides
+    /// `nuevo.prioridad`, then `destinos` sees the event with it.
+    pub async fn decidir_alerta(
+        self: &Arc<Self>,
+        alerta: EntradaAlerta,
+        nuevo: &mut NuevoEvento,
+    ) -> Prioridad {
+        let prioridad_defecto = alerta.prioridad_pedida.unwrap_or(Prioridad::Normal);
+        let destinos_defecto = destinos_por_defecto(&nuevo.tipo);
+        let sucursal = Some(alerta.sucursal_id);
+        let (tipo, subtipo, sucursal_id, payload) = (
+            nuevo.tipo.clone(),
+            nuevo.subtipo.clone(),
+            nuevo.sucursal_id,
+            nuevo.payload.clone(),
+        );
+        let (prioridad, destinos) = self
+            .en_hilos(
+                Lane::Publication,
+                &[NombreRegla::Prioridad, NombreRegla::Destinos],
+                sucursal,
+                (prioridad_defecto, destinos_defecto),
+                move |motor| {
+                    let prioridad = motor.prioridad(&alerta);
+                    let destinos = motor.destinos(&EntradaEvento {
+                        tipo: &tipo,
+                        subtipo: subtipo.as_deref(),
+                        sucursal_id,
+                        prioridad: Some(prioridad),
+                        payload: &payload,
+                    });
+                    (prioridad, destinos)
+                },
+            )
+            .await;
+        nuevo.prioridad = Some(prioridad);
+        nuevo.destinos = destinos;
+        prioridad
     }
 
     /// [`RuleEngine::prioridad`] on the rules' threads.
@@ -476,7 +522,7 @@ impl RuleEngine {
         let sucursal = Some(alerta.sucursal_id);
         self.en_hilos(
             Lane::Publication,
-            NombreRegla::Prioridad,
+            &[NombreRegla::Prioridad],
             sucursal,
             defecto,
             move |motor| motor.prioridad(&alerta),
@@ -499,7 +545,7 @@ impl RuleEngine {
         nuevo.destinos = self
             .en_hilos(
                 Lane::Publication,
-                NombreRegla::Destinos,
+                &[NombreRegla::Destinos],
                 sucursal_id,
                 defecto,
                 move |motor| {
