@@ -7,6 +7,7 @@ mod ids;
 mod regla;
 mod sucursal;
 pub(crate) mod texto;
+mod tipo_evento;
 mod usuario;
 
 pub use cocina::{AlertaCocina, EstadoRefill, SolicitudRefill};
@@ -18,6 +19,7 @@ pub use flujos::{
 pub use ids::{AlertaId, EventoId, PedidoId, RefillId, SucursalId, UsuarioId, VoucherId};
 pub use regla::{NombreRegla, VersionRegla};
 pub use sucursal::{NuevaSucursal, Presencia, Sucursal};
+pub use tipo_evento::{TipoEntidad, TipoEvento};
 pub use usuario::{
     CambioUsuario, NuevoUsuario, Password, Rol, Usuario, UsuarioCambiado, UsuarioPublico,
 };
