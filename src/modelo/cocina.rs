@@ -24,7 +24,10 @@ pub struct AlertaCocina {
 }
 
 texto_enum! {
+    #[derive(Default)]
     pub enum EstadoRefill {
+        /// Where a refill starts (and what a flat request that doesn't say is).
+        #[default]
         Pendiente = "pendiente",
         EnProceso = "en_proceso",
         Completado = "completado",

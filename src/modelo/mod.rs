@@ -4,6 +4,7 @@ mod cocina;
 mod evento;
 mod flujos;
 mod ids;
+pub mod payload;
 mod regla;
 mod sucursal;
 pub(crate) mod texto;
