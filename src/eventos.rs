@@ -4,13 +4,16 @@
 
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::auth::{Alcance, Permiso};
 use time::OffsetDateTime;
 
+use crate::modelo::payload::PayloadAlertaCocina;
 use crate::modelo::{
-    Audiencia, Destinos, Entidad, Evento, NuevoEvento, PedidoId, Prioridad, SucursalId, Usuario,
+    Audiencia, Destinos, Entidad, Evento, NuevoEvento, Prioridad, SucursalId, TipoEntidad,
+    TipoEvento, Usuario,
 };
 use crate::reglas::{EntradaAlerta, EntradaEvento, RuleEngine};
 use crate::store::{Store, StoreError};
@@ -20,24 +23,50 @@ use crate::store::{Store, StoreError};
 /// the desk (and to the other kitchen screens, which drop the alert too), vouchers and orders to the desk and the managers; anything else
 /// only to the monitors. An escalated alert goes to the kitchen and to the
 /// desk that sent it. `rules/destinos.rhai` ships the same.
-pub fn destinos_por_defecto(tipo: &str) -> Destinos {
+///
+/// Takes the name as the rules see it (or a [`TipoEvento`]): a kind an
+/// integration invents goes where its family goes (`refill_…` to the
+/// kitchen, `voucher_…` and `pedido_…` to the desk and the managers).
+pub fn destinos_por_defecto(tipo: &(impl AsRef<str> + ?Sized)) -> Destinos {
     use Audiencia::*;
-    match tipo {
-        "alerta_cocina" => Destinos::de(&[Cocina]),
-        "alerta_escalada" => Destinos::de(&[Cocina, Atencion]),
-        "alerta_leida" => Destinos::de(&[Atencion, Cocina]),
-        t if t.starts_with("refill_") => Destinos::de(&[Cocina]),
-        t if t.starts_with("voucher_") || t.starts_with("pedido_") => {
-            Destinos::de(&[Atencion, Admin])
+    use TipoEvento as T;
+    let tipo = tipo.as_ref();
+    match TipoEvento::conocido(tipo) {
+        Some(T::AlertaCocina) => Destinos::de(&[Cocina]),
+        Some(T::AlertaEscalada) => Destinos::de(&[Cocina, Atencion]),
+        Some(T::AlertaLeida) => Destinos::de(&[Atencion, Cocina]),
+        Some(T::RefillSolicitado | T::RefillEstado) => Destinos::de(&[Cocina]),
+        Some(
+            T::VoucherNuevo
+            | T::VoucherAprobado
+            | T::VoucherRechazado
+            | T::PedidoNuevo
+            | T::PedidoAprobado
+            | T::PedidoEstado,
+        ) => Destinos::de(&[Atencion, Admin]),
+        Some(T::ReglaActualizada | T::ReglaFallida | T::SesionCerrada | T::UsuarioActualizado) => {
+            Destinos::de(&[Admin])
         }
-        _ => Destinos::de(&[Admin]),
+        Some(T::Otro(_)) | None => por_familia(tipo),
+    }
+}
+
+/// Where an integration's own kind goes: where its family's go.
+fn por_familia(tipo: &str) -> Destinos {
+    use Audiencia::*;
+    if tipo.starts_with("refill_") {
+        Destinos::de(&[Cocina])
+    } else if tipo.starts_with("voucher_") || tipo.starts_with("pedido_") {
+        Destinos::de(&[Atencion, Admin])
+    } else {
+        Destinos::de(&[Admin])
     }
 }
 
 /// An event that only a workflow of comanda emits, and what emits it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservado {
-    pub tipo: &'static str,
+    pub tipo: TipoEvento,
     /// The endpoint to call instead, or what in comanda emits it.
     pub lo_emite: &'static str,
 }
@@ -52,53 +81,54 @@ pub struct Reservado {
 /// `tipo` stay publishable.
 pub const RESERVADOS: [Reservado; 11] = [
     Reservado {
-        tipo: "alerta_leida",
+        tipo: TipoEvento::AlertaLeida,
         lo_emite: "POST /api/alertas/{id}/leida",
     },
     Reservado {
-        tipo: "alerta_escalada",
+        tipo: TipoEvento::AlertaEscalada,
         lo_emite: "la cocina de cada sucursal, al escalar una alerta sin leer",
     },
     Reservado {
-        tipo: "pedido_aprobado",
+        tipo: TipoEvento::PedidoAprobado,
         lo_emite: "POST /api/pedidos/{id}/aprobar",
     },
     Reservado {
-        tipo: "pedido_estado",
+        tipo: TipoEvento::PedidoEstado,
         lo_emite: "POST /api/pedidos/{id}/estado",
     },
     Reservado {
-        tipo: "voucher_aprobado",
+        tipo: TipoEvento::VoucherAprobado,
         lo_emite: "POST /api/vouchers/{id}/aprobar",
     },
     Reservado {
-        tipo: "voucher_rechazado",
+        tipo: TipoEvento::VoucherRechazado,
         lo_emite: "POST /api/vouchers/{id}/rechazar",
     },
     Reservado {
-        tipo: "refill_estado",
+        tipo: TipoEvento::RefillEstado,
         lo_emite: "POST /api/refills/{id}/estado",
     },
     Reservado {
-        tipo: "regla_actualizada",
+        tipo: TipoEvento::ReglaActualizada,
         lo_emite: "PUT /api/reglas/{nombre} y POST /api/reglas/{nombre}/restaurar",
     },
     Reservado {
-        tipo: "regla_fallida",
+        tipo: TipoEvento::ReglaFallida,
         lo_emite: "el motor de reglas, cuando una regla falla",
     },
     Reservado {
-        tipo: "sesion_cerrada",
+        tipo: TipoEvento::SesionCerrada,
         lo_emite: "POST /api/logout y PATCH /api/usuarios/{id}",
     },
     Reservado {
-        tipo: "usuario_actualizado",
+        tipo: TipoEvento::UsuarioActualizado,
         lo_emite: "PATCH /api/usuarios/{id}",
     },
 ];
 
 /// The entry of [`RESERVADOS`] for `tipo`, if it is reserved.
-pub fn reservado(tipo: &str) -> Option<&'static Reservado> {
+pub fn reservado(tipo: &(impl AsRef<str> + ?Sized)) -> Option<&'static Reservado> {
+    let tipo = TipoEvento::conocido(tipo.as_ref())?;
     RESERVADOS.iter().find(|r| r.tipo == tipo)
 }
 
@@ -118,13 +148,18 @@ pub enum PublicarError {
     Store(#[from] StoreError),
 }
 
-/// Seed fields that name the row an event is about, most specific first.
-const ENTIDADES: [(&str, &str); 4] = [
-    ("alerta_id", "ALERTA"),
-    ("refill_id", "REFILL"),
-    ("voucher_id", "VOUCHER"),
-    ("pedido_id", "PEDIDO"),
+/// The rows a flat event may name by the seed's fields (`alerta_id`, …),
+/// most specific first.
+const ENTIDADES: [TipoEntidad; 4] = [
+    TipoEntidad::Alerta,
+    TipoEntidad::Refill,
+    TipoEntidad::Voucher,
+    TipoEntidad::Pedido,
 ];
+
+/// The seed's name for a voucher sent by WhatsApp: a `voucher_nuevo` of
+/// subtipo `whatsapp`.
+const VOUCHER_WHATSAPP: &str = "voucher_whatsapp";
 
 /// Publishes a flat event as the seed's `notify()` sends it:
 /// `{"tipo":…, "subtipo"?, "sucursal_id"?, "prioridad"?, …}`. Unknown fields
@@ -145,21 +180,19 @@ pub async fn publicar_plano(
     {
         return Err(PublicarError::SucursalInexistente(s));
     }
-    let mut minutos_pedido = None;
-    if let (Some(_), "alerta_cocina") = (nuevo.sucursal_id, nuevo.tipo.as_str())
-        && let Some(p) = nuevo.payload.get("pedido_id").and_then(Value::as_i64)
-    {
-        minutos_pedido = store
-            .pedido_creado(PedidoId(p))
-            .await?
-            .map(|creado| (OffsetDateTime::now_utc() - creado).whole_minutes());
-    }
-    match (nuevo.sucursal_id, nuevo.tipo.as_str()) {
-        (Some(sucursal_id), "alerta_cocina") => {
-            let alerta = entrada_alerta(&nuevo, sucursal_id, minutos_pedido);
-            reglas.decidir_alerta(alerta, &mut nuevo).await;
+    match alerta_de_sucursal(&nuevo) {
+        Some((sucursal_id, alerta)) => {
+            let minutos_pedido = match alerta.pedido_id {
+                Some(p) => store
+                    .pedido_creado(p)
+                    .await?
+                    .map(|creado| (OffsetDateTime::now_utc() - creado).whole_minutes()),
+                None => None,
+            };
+            let entrada = entrada_alerta(&nuevo, alerta, sucursal_id, minutos_pedido);
+            reglas.decidir_alerta(entrada, &mut nuevo).await;
         }
-        _ => reglas.decidir_destinos(&mut nuevo).await,
+        None => reglas.decidir_destinos(&mut nuevo).await,
     }
     Ok(store.publicar(&nuevo).await?)
 }
@@ -190,12 +223,12 @@ pub fn validar_plano(
 /// names, as the store knows it), `destinos` always. For the fuzz target.
 #[doc(hidden)]
 pub fn decidir_plano(reglas: &RuleEngine, nuevo: &mut NuevoEvento, minutos_pedido: Option<i64>) {
-    if let (Some(sucursal_id), "alerta_cocina") = (nuevo.sucursal_id, nuevo.tipo.as_str()) {
-        let alerta = entrada_alerta(nuevo, sucursal_id, minutos_pedido);
-        nuevo.prioridad = Some(reglas.prioridad(&alerta));
+    if let Some((sucursal_id, alerta)) = alerta_de_sucursal(nuevo) {
+        let entrada = entrada_alerta(nuevo, alerta, sucursal_id, minutos_pedido);
+        nuevo.prioridad = Some(reglas.prioridad(&entrada));
     }
     nuevo.destinos = reglas.destinos(&EntradaEvento {
-        tipo: &nuevo.tipo,
+        tipo: nuevo.tipo.as_str(),
         subtipo: nuevo.subtipo.as_deref(),
         sucursal_id: nuevo.sucursal_id,
         prioridad: nuevo.prioridad,
@@ -203,27 +236,32 @@ pub fn decidir_plano(reglas: &RuleEngine, nuevo: &mut NuevoEvento, minutos_pedid
     });
 }
 
+/// A flat kitchen alert of a sucursal, its payload read as the kitchen
+/// reads it: the rules decide its priority. `None` for any other event.
+fn alerta_de_sucursal(nuevo: &NuevoEvento) -> Option<(SucursalId, PayloadAlertaCocina)> {
+    let sucursal_id = nuevo.sucursal_id?;
+    if nuevo.tipo != TipoEvento::AlertaCocina {
+        return None;
+    }
+    // Every field is read leniently: any map reads.
+    let alerta = PayloadAlertaCocina::deserialize(&nuevo.payload).unwrap_or_default();
+    Some((sucursal_id, alerta))
+}
+
 /// What `prioridad(alerta)` sees of a flat kitchen alert.
 fn entrada_alerta(
     nuevo: &NuevoEvento,
+    alerta: PayloadAlertaCocina,
     sucursal_id: SucursalId,
     minutos_pedido: Option<i64>,
 ) -> EntradaAlerta {
     EntradaAlerta {
-        mensaje: texto(&nuevo.payload, "mensaje"),
+        mensaje: alerta.mensaje,
         prioridad_pedida: nuevo.prioridad,
-        pedido_id: nuevo.payload.get("pedido_id").and_then(Value::as_i64),
+        pedido_id: alerta.pedido_id.map(|p| p.0),
         sucursal_id,
         minutos_pedido,
     }
-}
-
-fn texto(payload: &Map<String, Value>, campo: &str) -> String {
-    payload
-        .get(campo)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// Parses a flat event; pure, so that every rule of the format is testable.
@@ -239,7 +277,7 @@ fn evento_plano(
     {
         return Err(invalido("un texto contiene el carácter nulo (\\u0000)"));
     }
-    let mut tipo = match plano.remove("tipo") {
+    let nombre = match plano.remove("tipo") {
         Some(Value::String(t)) if es_nombre(&t) => t,
         _ => {
             return Err(invalido(
@@ -252,10 +290,13 @@ fn evento_plano(
         Some(Value::String(s)) if es_nombre(&s) => Some(s),
         _ => return Err(invalido("\"subtipo\" debe ser un nombre como \"whatsapp\"")),
     };
-    if tipo == "voucher_whatsapp" {
-        tipo = "voucher_nuevo".into();
-        subtipo = Some("whatsapp".into());
-    }
+    let tipo = match nombre.as_str() {
+        VOUCHER_WHATSAPP => {
+            subtipo = Some("whatsapp".into());
+            TipoEvento::VoucherNuevo
+        }
+        _ => TipoEvento::from(nombre),
+    };
     if let Some(r) = reservado(&tipo) {
         return Err(PublicarError::Reservado(r));
     }
@@ -272,11 +313,9 @@ fn evento_plano(
         Some(Value::String(p)) => Some(p.parse::<Prioridad>().map_err(PublicarError::Invalido)?),
         Some(_) => return Err(invalido("\"prioridad\" debe ser normal, alta o urgente")),
     };
-    let entidad = ENTIDADES.iter().find_map(|(campo, tipo)| {
-        plano.get(*campo).and_then(Value::as_i64).map(|id| Entidad {
-            tipo: (*tipo).into(),
-            id,
-        })
+    let entidad = ENTIDADES.into_iter().find_map(|tipo| {
+        let id = plano.get(&tipo.campo_del_id()).and_then(Value::as_i64)?;
+        Some(Entidad { tipo, id })
     });
     Ok(NuevoEvento {
         destinos: destinos_por_defecto(&tipo),
@@ -299,7 +338,8 @@ fn contiene_nulo(v: &Value) -> bool {
     }
 }
 
-fn es_nombre(s: &str) -> bool {
+fn es_nombre(s: &(impl AsRef<str> + ?Sized)) -> bool {
+    let s = s.as_ref();
     (1..=50).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')

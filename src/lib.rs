@@ -14,7 +14,11 @@
 //!   `comanda_*` series that `GET /metrics` shows: no personal data, bounded
 //!   labels.
 //! - [`modelo`] — the business's types (`Rol`, `Usuario`, `Sucursal`, id
-//!   newtypes), parsed at the edge so invalid data can't get further.
+//!   newtypes), parsed at the edge so invalid data can't get further; an
+//!   event's kind and its row's kind ([`modelo::TipoEvento`],
+//!   [`modelo::TipoEntidad`]: the known names, or any other as it came) and
+//!   the typed payloads of the workflows' events ([`modelo::payload`]),
+//!   written as the very JSON the screens read.
 //! - [`store`] — the only place with SQL: one API over Postgres and SQLite,
 //!   migrations per backend, readiness.
 //! - [`auth`] — argon2id passwords, session tokens (stored as hashes), the

@@ -36,7 +36,7 @@ use metrics::{
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::auth::Perfil;
-use crate::modelo::NombreRegla;
+use crate::modelo::{NombreRegla, TipoEvento};
 
 const SESIONES: &str = "comanda_ws_sessions";
 const PUBLICADOS: &str = "comanda_events_published_total";
@@ -67,27 +67,6 @@ const EVENTOS: &[f64] = &[
 /// How often histogram samples are folded into their buckets when nobody
 /// scrapes (a scrape folds them too): they wait in memory until then.
 const MANTENIMIENTO: Duration = Duration::from_secs(5);
-
-/// The event tipos that get a series of their own (design §4, the rules'
-/// own events and the revocations of logins); any other tipo an integration
-/// invents is `otro`.
-const TIPOS_CONOCIDOS: &[&str] = &[
-    "voucher_nuevo",
-    "voucher_aprobado",
-    "voucher_rechazado",
-    "pedido_nuevo",
-    "pedido_aprobado",
-    "pedido_estado",
-    "alerta_cocina",
-    "alerta_leida",
-    "alerta_escalada",
-    "refill_solicitado",
-    "refill_estado",
-    "regla_actualizada",
-    "regla_fallida",
-    "sesion_cerrada",
-    "usuario_actualizado",
-];
 
 /// The label of routes that matched no pattern (a 404 of any path).
 pub const RUTA_DESCONOCIDA: &str = "desconocida";
@@ -215,17 +194,17 @@ pub fn sesion_cerrada(perfil: &Perfil) {
         .decrement(1.0);
 }
 
-/// `tipo` as a label: itself if known, else `otro`.
-pub fn tipo_de_evento(tipo: &str) -> &'static str {
-    TIPOS_CONOCIDOS
-        .iter()
-        .find(|t| **t == tipo)
-        .copied()
+/// `tipo` as a label: itself if it is a [`TipoEvento`] comanda knows (design
+/// §4, the rules' own events and the revocations of logins), else `otro`:
+/// the tipos an integration invents share one series.
+pub fn tipo_de_evento(tipo: &(impl AsRef<str> + ?Sized)) -> &'static str {
+    TipoEvento::conocido(tipo.as_ref())
+        .and_then(|t| t.nombre_conocido())
         .unwrap_or("otro")
 }
 
 /// An event committed by this node.
-pub fn evento_publicado(tipo: &str) {
+pub fn evento_publicado(tipo: &(impl AsRef<str> + ?Sized)) {
     counter!(PUBLICADOS, "tipo" => tipo_de_evento(tipo)).increment(1);
 }
 

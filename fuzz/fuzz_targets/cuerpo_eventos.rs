@@ -79,9 +79,10 @@ fuzz_target!(|datos: &[u8]| {
 
     // The format.
     assert!(
-        (1..=50).contains(&nuevo.tipo.len())
+        (1..=50).contains(&nuevo.tipo.as_str().len())
             && nuevo
                 .tipo
+                .as_str()
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
         "{:?}",

@@ -18,8 +18,8 @@ pub use intentos::{Bloqueado, CAPACIDAD, Intentos, Limites};
 pub use password::{hash_password, preparar_senuelo, verificar_password};
 pub use permisos::{Alcance, Perfil, Permiso};
 pub use revocacion::{
-    CUENTA_CAMBIADA, MotivoCierre, Revocacion, SESION_CERRADA, USUARIO_ACTUALIZADO, sesion_cerrada,
-    usuario_actualizado,
+    CUENTA_CAMBIADA, MotivoCierre, PayloadSesionCerrada, PayloadUsuarioActualizado, Revocacion,
+    sesion_cerrada, usuario_actualizado,
 };
 pub use sesion::{
     Apertura, AuthError, SesionIniciada, cerrar_sesion, iniciar_sesion, usuario_de_token,

@@ -6,24 +6,21 @@
 //! node's Dispatcher reads them back with [`Revocacion::de`] and closes the
 //! sockets they name.
 
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::token::Huella;
+use crate::modelo::payload::en_mapa;
 use crate::modelo::texto::texto_enum;
 use crate::modelo::{
-    Audiencia, Destinos, Entidad, Evento, NuevoEvento, SucursalId, Usuario, UsuarioId,
+    Audiencia, Destinos, Entidad, Evento, NuevoEvento, SucursalId, TipoEntidad, TipoEvento,
+    Usuario, UsuarioId,
 };
-
-/// `tipo` of the event of a login that ended before its time.
-pub const SESION_CERRADA: &str = "sesion_cerrada";
-/// `tipo` of the event of a changed account.
-pub const USUARIO_ACTUALIZADO: &str = "usuario_actualizado";
 
 /// The entity both events are about: the account. A flat publication
 /// (`POST /api/eventos`) can't name this entity (it infers only alerts,
 /// refills, vouchers and orders), so an event that claims to revoke
 /// without it is not obeyed, whatever its `tipo`.
-const ENTIDAD: &str = "USUARIO";
+const ENTIDAD: TipoEntidad = TipoEntidad::Usuario;
 
 texto_enum! {
     /// Why a login ended before its time.
@@ -47,21 +44,39 @@ impl MotivoCierre {
     }
 }
 
+/// The payload of `sesion_cerrada`: which login of which account ended, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayloadSesionCerrada {
+    pub usuario_id: UsuarioId,
+    pub motivo: MotivoCierre,
+    /// The login's huella, never its token.
+    pub sesion: Huella,
+}
+
+/// The payload of `usuario_actualizado`: which account, which of its fields
+/// (names only, never values), and whether that ended its logins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayloadUsuarioActualizado {
+    pub usuario_id: UsuarioId,
+    pub cambios: Vec<String>,
+    pub sesiones_revocadas: bool,
+}
+
 fn evento(
-    tipo: &str,
+    tipo: TipoEvento,
     autor: UsuarioId,
     cuenta: UsuarioId,
     sucursal_id: Option<SucursalId>,
-    payload: Map<String, Value>,
+    payload: &impl Serialize,
 ) -> NuevoEvento {
     NuevoEvento {
-        tipo: tipo.into(),
+        tipo,
         subtipo: None,
-        payload,
+        payload: en_mapa(payload),
         usuario_id: Some(autor),
         sucursal_id,
         entidad: Some(Entidad {
-            tipo: ENTIDAD.into(),
+            tipo: ENTIDAD,
             id: cuenta.0,
         }),
         prioridad: None,
@@ -71,26 +86,19 @@ fn evento(
     }
 }
 
-fn mapa(valor: Value) -> Map<String, Value> {
-    match valor {
-        Value::Object(m) => m,
-        _ => unreachable!("built from json!({{…}})"),
-    }
-}
-
 /// `sesion_cerrada`: the login `huella` of `usuario` ended, by `autor` (the
 /// user itself for a logout and for its own newer login past the cap).
 pub fn sesion_cerrada(usuario: &Usuario, huella: &Huella, motivo: MotivoCierre) -> NuevoEvento {
     evento(
-        SESION_CERRADA,
+        TipoEvento::SesionCerrada,
         usuario.id,
         usuario.id,
         usuario.sucursal_id,
-        mapa(json!({
-            "usuario_id": usuario.id,
-            "motivo": motivo.as_str(),
-            "sesion": huella.as_str(),
-        })),
+        &PayloadSesionCerrada {
+            usuario_id: usuario.id,
+            motivo,
+            sesion: huella.clone(),
+        },
     )
 }
 
@@ -105,15 +113,15 @@ pub fn usuario_actualizado(
     revocadas: bool,
 ) -> NuevoEvento {
     evento(
-        USUARIO_ACTUALIZADO,
+        TipoEvento::UsuarioActualizado,
         autor.id,
         antes.id,
         antes.sucursal_id,
-        mapa(json!({
-            "usuario_id": antes.id,
-            "cambios": cambios,
-            "sesiones_revocadas": revocadas,
-        })),
+        &PayloadUsuarioActualizado {
+            usuario_id: antes.id,
+            cambios: cambios.iter().map(|c| (*c).to_owned()).collect(),
+            sesiones_revocadas: revocadas,
+        },
     )
 }
 
@@ -143,26 +151,29 @@ impl Revocacion {
     }
 
     /// Reads a committed event: `None` for every event that revokes nothing,
-    /// including one that uses these `tipo`s without being ours.
+    /// including one that uses these `tipo`s without being ours, or whose
+    /// payload is not the one its `tipo` has.
     pub fn de(evento: &Evento) -> Option<Self> {
-        let es_nuestro = matches!(evento.tipo.as_str(), SESION_CERRADA | USUARIO_ACTUALIZADO)
-            && evento.entidad_tipo.as_deref() == Some(ENTIDAD);
-        if !es_nuestro {
+        if evento.entidad_tipo != Some(ENTIDAD) {
             return None;
         }
         let usuario = UsuarioId(evento.entidad_id?);
-        let payload = &evento.payload.0;
-        if evento.tipo == SESION_CERRADA {
-            let huella = Huella::parse(payload.get("sesion")?.as_str()?)?;
-            let motivo = payload.get("motivo")?.as_str()?.parse().ok()?;
-            return Some(Revocacion::Sesion {
-                usuario,
-                huella,
-                motivo,
-            });
+        match evento.tipo {
+            TipoEvento::SesionCerrada => {
+                let p: PayloadSesionCerrada = evento.payload_como().ok()?;
+                Some(Revocacion::Sesion {
+                    usuario,
+                    huella: p.sesion,
+                    motivo: p.motivo,
+                })
+            }
+            TipoEvento::UsuarioActualizado => {
+                let p: PayloadUsuarioActualizado = evento.payload_como().ok()?;
+                p.sesiones_revocadas
+                    .then_some(Revocacion::Cuenta { usuario })
+            }
+            _ => None,
         }
-        (payload.get("sesiones_revocadas")? == &Value::Bool(true))
-            .then_some(Revocacion::Cuenta { usuario })
     }
 }
 
@@ -234,6 +245,25 @@ mod tests {
         );
         let nombre = usuario_actualizado(&jefa, &usuario(7), &["nombre"], false);
         assert_eq!(Revocacion::de(&guardado(nombre)), None);
+    }
+
+    /// Both payloads against the `json!` they were built with before.
+    #[test]
+    fn los_payloads_son_el_json_de_siempre() {
+        let huella = Token::generar().hash().huella();
+        let cerrada = sesion_cerrada(&usuario(7), &huella, MotivoCierre::LimiteDeSesiones);
+        assert_eq!(
+            serde_json::Value::Object(cerrada.payload),
+            serde_json::json!({"usuario_id": UsuarioId(7), "motivo": "limite_de_sesiones",
+                               "sesion": huella.as_str()})
+        );
+        let cambiada = usuario_actualizado(&usuario(1), &usuario(7), &["rol", "activo"], true);
+        assert_eq!(
+            serde_json::Value::Object(cambiada.payload),
+            serde_json::json!({"usuario_id": UsuarioId(7), "cambios": ["rol", "activo"],
+                               "sesiones_revocadas": true})
+        );
+        assert_eq!(cambiada.tipo, TipoEvento::UsuarioActualizado);
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Session tokens: 256 random bits, shown to the client once, stored only as a hash.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 /// A bearer token as the client holds it. Its `Debug` never shows it.
@@ -97,6 +100,20 @@ impl Huella {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// In an event's payload (`sesion`), as its 16 hex digits.
+impl Serialize for Huella {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Huella {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let texto = <Cow<'de, str>>::deserialize(d)?;
+        Huella::parse(&texto).ok_or_else(|| D::Error::custom("una huella son 16 dígitos hex"))
     }
 }
 

@@ -1,14 +1,14 @@
 //! The desk alerts the kitchen; the rules set the final priority; the
 //! kitchen marks the alert read and the desk learns who read it and when.
 
-use serde_json::json;
+use super::{Contexto, FlujoError, ID_POR_ASIGNAR, ahora, borrador, en_alcance};
 
-use super::{Contexto, FlujoError, ID_POR_ASIGNAR, ahora, borrador, en_alcance, rfc3339};
-use serde_json::Map;
-
+use crate::modelo::payload::{
+    PayloadAlertaCocina, PayloadAlertaEscalada, PayloadAlertaLeida, en_mapa,
+};
 use crate::modelo::{
-    AlertaCocina, AlertaId, Destinos, Entidad, Evento, NuevaAlertaCocina, NuevoEvento, Prioridad,
-    Usuario,
+    AlertaCocina, AlertaId, Destinos, Entidad, Evento, NuevaAlertaCocina, NuevoEvento, PedidoId,
+    Prioridad, TipoEntidad, TipoEvento, Usuario,
 };
 use crate::realtime::cocina::AlertaAbierta;
 use crate::reglas::EntradaAlerta;
@@ -40,15 +40,21 @@ pub async fn alertar_cocina(
         None => None,
     };
     let mut evento = borrador(
-        "alerta_cocina",
+        TipoEvento::AlertaCocina,
         None,
         sucursal,
         autor,
-        ("ALERTA", ID_POR_ASIGNAR),
+        (TipoEntidad::Alerta, ID_POR_ASIGNAR),
         None,
-        json!({"pedido_id": nueva.pedido_id, "mensaje": nueva.mensaje,
-               "prioridad_pedida": nueva.prioridad, "usuario_envia": autor.id,
-               "enviada_por": autor.nombre, "fecha_envio": rfc3339(ahora)}),
+        &PayloadAlertaCocina {
+            alerta_id: None,
+            pedido_id: nueva.pedido_id,
+            mensaje: nueva.mensaje.clone(),
+            prioridad_pedida: nueva.prioridad,
+            usuario_envia: autor.id,
+            enviada_por: autor.nombre.clone(),
+            fecha_envio: Some(ahora),
+        },
     );
     let entrada = EntradaAlerta {
         mensaje: nueva.mensaje.clone(),
@@ -89,15 +95,20 @@ pub async fn marcar_leida(
     let ahora = ahora();
     let evento = ctx
         .evento(
-            "alerta_leida",
+            TipoEvento::AlertaLeida,
             None,
             actual.sucursal_id,
             autor,
-            ("ALERTA", actual.id.0),
+            (TipoEntidad::Alerta, actual.id.0),
             Some(actual.prioridad),
-            json!({"alerta_id": actual.id, "pedido_id": actual.pedido_id, "mensaje": actual.mensaje,
-                   "leida_por": autor.id, "leida_por_nombre": autor.nombre,
-                   "fecha_lectura": rfc3339(ahora)}),
+            &PayloadAlertaLeida {
+                alerta_id: actual.id,
+                pedido_id: actual.pedido_id,
+                mensaje: actual.mensaje.clone(),
+                leida_por: autor.id,
+                leida_por_nombre: autor.nombre.clone(),
+                fecha_lectura: ahora,
+            },
         )
         .await;
     let leida = ctx
@@ -120,25 +131,26 @@ pub async fn escalar_alerta(
     minutos_sin_leer: i64,
     hasta: Prioridad,
 ) -> Result<Option<Evento>, FlujoError> {
+    let payload = PayloadAlertaEscalada {
+        alerta_id: AlertaId(alerta.id),
+        pedido_id: alerta.pedido_id.map(PedidoId),
+        mensaje: alerta.mensaje.clone(),
+        desde: alerta.prioridad,
+        minutos_sin_leer,
+    };
     let mut evento = NuevoEvento {
-        tipo: "alerta_escalada".into(),
+        tipo: TipoEvento::AlertaEscalada,
         subtipo: None,
-        payload: Map::new(),
+        payload: en_mapa(&payload),
         usuario_id: None,
         sucursal_id: Some(alerta.sucursal_id),
         entidad: Some(Entidad {
-            tipo: "ALERTA".into(),
+            tipo: TipoEntidad::Alerta,
             id: alerta.id,
         }),
         prioridad: Some(hasta),
         destinos: Destinos::NINGUNO,
     };
-    let payload = json!({"alerta_id": alerta.id, "pedido_id": alerta.pedido_id,
-                         "mensaje": alerta.mensaje, "desde": alerta.prioridad,
-                         "minutos_sin_leer": minutos_sin_leer});
-    if let serde_json::Value::Object(payload) = payload {
-        evento.payload = payload;
-    }
     ctx.reglas.decidir_destinos(&mut evento).await;
     let escalada = ctx
         .store

@@ -15,10 +15,14 @@ pub use vouchers::{aprobar_voucher, rechazar_voucher, registrar_voucher};
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde::Serialize;
 
 use crate::auth::Alcance;
-use crate::modelo::{Destinos, Entidad, Invalido, NuevoEvento, Prioridad, SucursalId, Usuario};
+use crate::modelo::payload::en_mapa;
+use crate::modelo::{
+    Destinos, Entidad, Invalido, NuevoEvento, Prioridad, SucursalId, TipoEntidad, TipoEvento,
+    Usuario,
+};
 use crate::reglas::RuleEngine;
 use crate::store::{Store, StoreError};
 
@@ -69,13 +73,13 @@ impl Contexto {
     #[allow(clippy::too_many_arguments)]
     async fn evento(
         &self,
-        tipo: &str,
+        tipo: TipoEvento,
         subtipo: Option<&str>,
         sucursal: SucursalId,
         autor: &Usuario,
-        entidad: (&str, i64),
+        entidad: (TipoEntidad, i64),
         prioridad: Option<Prioridad>,
-        payload: Value,
+        payload: &impl Serialize,
     ) -> NuevoEvento {
         let mut nuevo = borrador(tipo, subtipo, sucursal, autor, entidad, prioridad, payload);
         self.reglas.decidir_destinos(&mut nuevo).await;
@@ -85,26 +89,22 @@ impl Contexto {
 
 /// An event of a workflow before the rules decide its audiences.
 fn borrador(
-    tipo: &str,
+    tipo: TipoEvento,
     subtipo: Option<&str>,
     sucursal: SucursalId,
     autor: &Usuario,
-    entidad: (&str, i64),
+    entidad: (TipoEntidad, i64),
     prioridad: Option<Prioridad>,
-    payload: Value,
+    payload: &impl Serialize,
 ) -> NuevoEvento {
-    let payload: Map<String, Value> = match payload {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
     NuevoEvento {
-        tipo: tipo.into(),
+        tipo,
         subtipo: subtipo.map(Into::into),
-        payload,
+        payload: en_mapa(payload),
         usuario_id: Some(autor.id),
         sucursal_id: Some(sucursal),
         entidad: Some(Entidad {
-            tipo: entidad.0.into(),
+            tipo: entidad.0,
             id: entidad.1,
         }),
         prioridad,
@@ -131,9 +131,4 @@ fn ahora() -> time::OffsetDateTime {
     let t = time::OffsetDateTime::now_utc();
     t.replace_microsecond(t.microsecond())
         .expect("a microsecond of a valid time is valid")
-}
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }

@@ -2,10 +2,12 @@
 //! moved along their states. Every event carries the sucursal's pending count
 //! (the desk's badge).
 
-use serde_json::json;
-
 use super::{Contexto, FlujoError, ID_POR_ASIGNAR, en_alcance};
-use crate::modelo::{EstadoPedido, NuevoPedido, OrigenPedido, Pedido, PedidoId, Rol, Usuario};
+use crate::modelo::payload::{PayloadPedidoMovido, PayloadPedidoNuevo};
+use crate::modelo::{
+    EstadoPedido, NuevoPedido, OrigenPedido, Pedido, PedidoId, Rol, TipoEntidad, TipoEvento,
+    Usuario,
+};
 use crate::store::Idempotencia;
 
 pub async fn crear_pedido(
@@ -22,14 +24,19 @@ pub async fn crear_pedido(
     };
     let evento = ctx
         .evento(
-            "pedido_nuevo",
+            TipoEvento::PedidoNuevo,
             Some(origen.as_str()),
             sucursal,
             autor,
-            ("PEDIDO", ID_POR_ASIGNAR),
+            (TipoEntidad::Pedido, ID_POR_ASIGNAR),
             None,
-            json!({"origen": origen, "cliente": nuevo.cliente, "detalle": nuevo.detalle,
-                   "total": nuevo.total, "estado": EstadoPedido::Pendiente}),
+            &PayloadPedidoNuevo {
+                origen,
+                cliente: nuevo.cliente.clone(),
+                detalle: nuevo.detalle.clone(),
+                total: nuevo.total,
+                estado: EstadoPedido::Pendiente,
+            },
         )
         .await;
     let (pedido, _) = ctx
@@ -72,7 +79,7 @@ pub async fn aprobar_pedido(
         autor,
         actual,
         EstadoPedido::EnPreparacion,
-        "pedido_aprobado",
+        TipoEvento::PedidoAprobado,
         idem,
     )
     .await
@@ -94,7 +101,7 @@ pub async fn cambiar_estado_pedido(
             actual.estado
         )));
     }
-    mover(ctx, autor, actual, estado, "pedido_estado", idem).await
+    mover(ctx, autor, actual, estado, TipoEvento::PedidoEstado, idem).await
 }
 
 async fn mover(
@@ -102,7 +109,7 @@ async fn mover(
     autor: &Usuario,
     actual: Pedido,
     hasta: EstadoPedido,
-    tipo: &str,
+    tipo: TipoEvento,
     idem: Option<&Idempotencia>,
 ) -> Result<Pedido, FlujoError> {
     let desde = actual.estado;
@@ -112,10 +119,16 @@ async fn mover(
             None,
             actual.sucursal_id,
             autor,
-            ("PEDIDO", actual.id.0),
+            (TipoEntidad::Pedido, actual.id.0),
             None,
-            json!({"pedido_id": actual.id, "desde": desde, "estado": hasta,
-                   "cliente": actual.cliente, "total": actual.total}),
+            &PayloadPedidoMovido {
+                pedido_id: actual.id,
+                desde,
+                estado: hasta,
+                cliente: actual.cliente.clone(),
+                total: actual.total,
+                por_voucher: None,
+            },
         )
         .await;
     let movido = ctx

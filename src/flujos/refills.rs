@@ -1,9 +1,10 @@
 //! The desk asks the kitchen for a refill; the kitchen works it.
 
-use serde_json::json;
-
 use super::{Contexto, FlujoError, ID_POR_ASIGNAR, en_alcance};
-use crate::modelo::{EstadoRefill, NuevoRefill, RefillId, SolicitudRefill, Usuario};
+use crate::modelo::payload::{PayloadRefillEstado, PayloadRefillSolicitado};
+use crate::modelo::{
+    EstadoRefill, NuevoRefill, RefillId, SolicitudRefill, TipoEntidad, TipoEvento, Usuario,
+};
 use crate::store::Idempotencia;
 
 pub async fn pedir_refill(
@@ -16,14 +17,20 @@ pub async fn pedir_refill(
     let sucursal = ctx.sucursal_para(autor, nuevo.sucursal_id).await?;
     let evento = ctx
         .evento(
-            "refill_solicitado",
+            TipoEvento::RefillSolicitado,
             None,
             sucursal,
             autor,
-            ("REFILL", ID_POR_ASIGNAR),
+            (TipoEntidad::Refill, ID_POR_ASIGNAR),
             None,
-            json!({"producto": nuevo.producto, "cantidad": nuevo.cantidad, "nota": nuevo.nota,
-                   "estado": EstadoRefill::Pendiente, "pedido_por": autor.nombre}),
+            &PayloadRefillSolicitado {
+                refill_id: None,
+                producto: nuevo.producto.clone(),
+                cantidad: nuevo.cantidad.into(),
+                nota: nuevo.nota.clone(),
+                estado: EstadoRefill::Pendiente,
+                pedido_por: autor.nombre.clone(),
+            },
         )
         .await;
     let (refill, _) = ctx
@@ -62,15 +69,21 @@ pub async fn cambiar_estado_refill(
     }
     let evento = ctx
         .evento(
-            "refill_estado",
+            TipoEvento::RefillEstado,
             None,
             actual.sucursal_id,
             autor,
-            ("REFILL", actual.id.0),
+            (TipoEntidad::Refill, actual.id.0),
             None,
-            json!({"refill_id": actual.id, "producto": actual.producto, "cantidad": actual.cantidad,
-                   "desde": actual.estado, "estado": estado,
-                   "atendido_por": autor.id, "atendido_por_nombre": autor.nombre}),
+            &PayloadRefillEstado {
+                refill_id: actual.id,
+                producto: actual.producto.clone(),
+                cantidad: actual.cantidad,
+                desde: actual.estado,
+                estado,
+                atendido_por: autor.id,
+                atendido_por_nombre: autor.nombre.clone(),
+            },
         )
         .await;
     let movido = ctx

@@ -6,11 +6,11 @@
 //! goes to EN_PREPARACION in the same transaction, with its own
 //! `pedido_aprobado` event): the payment was what it was waiting for.
 
-use serde_json::json;
-
 use super::{Contexto, FlujoError, ID_POR_ASIGNAR, en_alcance};
+use crate::modelo::payload::{PayloadPedidoMovido, PayloadVoucherNuevo, PayloadVoucherRevisado};
 use crate::modelo::{
-    EstadoPedido, EstadoVoucher, Invalido, NuevoVoucher, Rol, Usuario, Voucher, VoucherId,
+    EstadoPedido, EstadoVoucher, Invalido, NuevoVoucher, Rol, TipoEntidad, TipoEvento, Usuario,
+    Voucher, VoucherId,
 };
 use crate::store::{Idempotencia, Revision};
 
@@ -40,15 +40,19 @@ pub async fn registrar_voucher(
     // `voucher_id` and `posible_duplicado` come with the row.
     let evento = ctx
         .evento(
-            "voucher_nuevo",
+            TipoEvento::VoucherNuevo,
             Some(subtipo),
             sucursal,
             autor,
-            ("VOUCHER", ID_POR_ASIGNAR),
+            (TipoEntidad::Voucher, ID_POR_ASIGNAR),
             None,
-            json!({"pedido_id": nuevo.pedido_id, "monto": nuevo.monto,
-                   "numero_operacion": nuevo.numero_operacion, "imagen_url": nuevo.imagen_url,
-                   "telefono": nuevo.telefono}),
+            &PayloadVoucherNuevo {
+                pedido_id: nuevo.pedido_id,
+                monto: nuevo.monto,
+                numero_operacion: nuevo.numero_operacion.clone(),
+                imagen_url: nuevo.imagen_url.clone(),
+                telefono: nuevo.telefono.clone(),
+            },
         )
         .await;
     let (voucher, _) = ctx
@@ -116,8 +120,8 @@ async fn revisar(
         )));
     }
     let tipo = match estado {
-        EstadoVoucher::Aprobado => "voucher_aprobado",
-        _ => "voucher_rechazado",
+        EstadoVoucher::Aprobado => TipoEvento::VoucherAprobado,
+        _ => TipoEvento::VoucherRechazado,
     };
     let evento = ctx
         .evento(
@@ -125,11 +129,17 @@ async fn revisar(
             None,
             actual.sucursal_id,
             autor,
-            ("VOUCHER", actual.id.0),
+            (TipoEntidad::Voucher, actual.id.0),
             None,
-            json!({"voucher_id": actual.id, "pedido_id": actual.pedido_id, "monto": actual.monto,
-                   "numero_operacion": actual.numero_operacion, "motivo": motivo,
-                   "revisado_por": autor.id, "revisado_por_nombre": autor.nombre}),
+            &PayloadVoucherRevisado {
+                voucher_id: actual.id,
+                pedido_id: actual.pedido_id,
+                monto: actual.monto,
+                numero_operacion: actual.numero_operacion.clone(),
+                motivo: motivo.clone(),
+                revisado_por: autor.id,
+                revisado_por_nombre: autor.nombre.clone(),
+            },
         )
         .await;
     // Approving the payment approves its order, if it is still waiting: the
@@ -145,15 +155,20 @@ async fn revisar(
     let evento_pedido = match pedido {
         Some(p) => Some(
             ctx.evento(
-                "pedido_aprobado",
+                TipoEvento::PedidoAprobado,
                 None,
                 p.sucursal_id,
                 autor,
-                ("PEDIDO", p.id.0),
+                (TipoEntidad::Pedido, p.id.0),
                 None,
-                json!({"pedido_id": p.id, "desde": EstadoPedido::Pendiente,
-                       "estado": EstadoPedido::EnPreparacion, "cliente": p.cliente,
-                       "total": p.total, "por_voucher": actual.id}),
+                &PayloadPedidoMovido {
+                    pedido_id: p.id,
+                    desde: EstadoPedido::Pendiente,
+                    estado: EstadoPedido::EnPreparacion,
+                    cliente: p.cliente,
+                    total: p.total,
+                    por_voucher: Some(actual.id),
+                },
             )
             .await,
         ),

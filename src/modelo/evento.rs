@@ -1,13 +1,14 @@
 //! Events: what the rules decided for one (prioridad, destinos) and the row
 //! that `eventos_realtime` keeps of it.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
 use time::OffsetDateTime;
 
 use super::texto::texto_enum;
-use super::{EventoId, SucursalId, UsuarioId};
+use super::{EventoId, SucursalId, TipoEntidad, TipoEvento, UsuarioId};
 
 texto_enum! {
     /// How loud an alert is. Ordered: `Normal < Alta < Urgente`.
@@ -69,14 +70,14 @@ impl<'de> Deserialize<'de> for Destinos {
 /// The row an event's id points at (`entidad_tipo`, `entidad_id`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entidad {
-    pub tipo: String,
+    pub tipo: TipoEntidad,
     pub id: i64,
 }
 
 /// An event about to be written, with what the rules decided for it.
 #[derive(Debug, Clone)]
 pub struct NuevoEvento {
-    pub tipo: String,
+    pub tipo: TipoEvento,
     pub subtipo: Option<String>,
     pub payload: Map<String, Value>,
     pub usuario_id: Option<UsuarioId>,
@@ -95,8 +96,7 @@ impl NuevoEvento {
     pub fn con_id_de_fila(mut self, id: i64) -> Self {
         if let Some(entidad) = &mut self.entidad {
             entidad.id = id;
-            self.payload
-                .insert(format!("{}_id", entidad.tipo.to_lowercase()), id.into());
+            self.payload.insert(entidad.tipo.campo_del_id(), id.into());
         }
         self
     }
@@ -106,12 +106,12 @@ impl NuevoEvento {
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Evento {
     pub id: EventoId,
-    pub tipo: String,
+    pub tipo: TipoEvento,
     pub subtipo: Option<String>,
     pub payload: Json<Map<String, Value>>,
     pub usuario_id: Option<UsuarioId>,
     pub sucursal_id: Option<SucursalId>,
-    pub entidad_tipo: Option<String>,
+    pub entidad_tipo: Option<TipoEntidad>,
     pub entidad_id: Option<i64>,
     pub prioridad: Option<Prioridad>,
     pub destinos: Json<Destinos>,
@@ -125,6 +125,11 @@ impl Evento {
             tipo: self.entidad_tipo.clone()?,
             id: self.entidad_id?,
         })
+    }
+
+    /// The payload as the struct of its kind (`modelo::payload`, …).
+    pub fn payload_como<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.payload.0)
     }
 }
 

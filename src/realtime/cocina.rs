@@ -1,7 +1,8 @@
 //! `Cocina`: one per sucursal's kitchen. It holds the kitchen's open work in
 //! memory — unread alerts and open refills — loaded from the store at start
-//! and kept current from the events its `Sucursal` forwards, and it reviews
-//! the unread alerts on a timer through an [`Escalador`] hook (the rules).
+//! and kept current from the events its `Sucursal` forwards, read as the
+//! payload structs of their kinds (`modelo::payload`), and it reviews the
+//! unread alerts on a timer through an [`Escalador`] hook (the rules).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,13 +11,19 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use super::dispatcher::Dispatcher;
 use super::protocolo::EventoPublicado;
 use super::sucursal::Difundir;
+use crate::modelo::payload::{
+    PayloadAlertaCocina, PayloadAlertaEscalada, PayloadAlertaLeida, PayloadRefillEstado,
+    PayloadRefillSolicitado,
+};
 use crate::modelo::{
     AlertaCocina, EstadoRefill, Evento, EventoId, Prioridad, SolicitudRefill, SucursalId,
+    TipoEntidad, TipoEvento,
 };
 use crate::store::{Store, TrabajoAbierto};
 
@@ -108,60 +115,75 @@ impl Cocina {
         self.resumir();
     }
 
-    /// Keeps the open work current; events of other kinds are ignored.
+    /// Keeps the open work current from the payloads of the kinds it
+    /// follows; events of other kinds are ignored.
     fn aplicar(&mut self, e: &Evento) {
-        match e.tipo.as_str() {
-            "alerta_cocina" => {
-                if let Some(id) = id_de(e, "ALERTA", "alerta_id") {
+        match &e.tipo {
+            TipoEvento::AlertaCocina => {
+                // Also the seed's flat alert: what it leaves out reads as empty.
+                let Some(p) = payload_de::<PayloadAlertaCocina>(e) else {
+                    return;
+                };
+                if let Some(id) = id_de(e, TipoEntidad::Alerta, p.alerta_id.map(|a| a.0)) {
                     self.alertas.insert(
                         id,
                         AlertaAbierta {
                             id,
                             sucursal_id: self.sucursal,
                             prioridad: e.prioridad.unwrap_or(Prioridad::Normal),
-                            mensaje: texto(e, "mensaje").unwrap_or_default(),
-                            pedido_id: e.payload.get("pedido_id").and_then(|v| v.as_i64()),
-                            fecha_envio: fecha(e, "fecha_envio").unwrap_or(e.fecha),
+                            mensaje: p.mensaje,
+                            pedido_id: p.pedido_id.map(|p| p.0),
+                            fecha_envio: p.fecha_envio.unwrap_or(e.fecha),
                         },
                     );
                 }
             }
-            "alerta_leida" => {
-                if let Some(id) = id_de(e, "ALERTA", "alerta_id") {
+            TipoEvento::AlertaLeida => {
+                let Some(p) = payload_de::<PayloadAlertaLeida>(e) else {
+                    return;
+                };
+                if let Some(id) = id_de(e, TipoEntidad::Alerta, Some(p.alerta_id.0)) {
                     self.alertas.remove(&id);
                 }
             }
-            "alerta_escalada" => {
-                if let (Some(id), Some(p)) = (id_de(e, "ALERTA", "alerta_id"), e.prioridad)
-                    && let Some(alerta) = self.alertas.get_mut(&id)
+            TipoEvento::AlertaEscalada => {
+                let Some(p) = payload_de::<PayloadAlertaEscalada>(e) else {
+                    return;
+                };
+                if let (Some(id), Some(prioridad)) = (
+                    id_de(e, TipoEntidad::Alerta, Some(p.alerta_id.0)),
+                    e.prioridad,
+                ) && let Some(alerta) = self.alertas.get_mut(&id)
                 {
-                    alerta.prioridad = p;
+                    alerta.prioridad = prioridad;
                 }
             }
-            "refill_solicitado" => {
-                if let Some(id) = id_de(e, "REFILL", "refill_id") {
+            TipoEvento::RefillSolicitado => {
+                // Also the seed's flat request: one of it, if it doesn't say.
+                let Some(p) = payload_de::<PayloadRefillSolicitado>(e) else {
+                    return;
+                };
+                if let Some(id) = id_de(e, TipoEntidad::Refill, p.refill_id.map(|r| r.0)) {
                     self.refills.insert(
                         id,
                         RefillAbierto {
                             id,
-                            producto: texto(e, "producto").unwrap_or_default(),
-                            cantidad: e
-                                .payload
-                                .get("cantidad")
-                                .and_then(|v| v.as_i64())
-                                .unwrap_or(1),
+                            producto: p.producto,
+                            cantidad: p.cantidad,
                             estado: EstadoRefill::Pendiente,
                         },
                     );
                 }
             }
-            "refill_estado" => {
-                let estado = texto(e, "estado").and_then(|s| s.parse::<EstadoRefill>().ok());
-                if let (Some(id), Some(estado)) = (id_de(e, "REFILL", "refill_id"), estado) {
-                    if estado == EstadoRefill::Completado {
+            TipoEvento::RefillEstado => {
+                let Some(p) = payload_de::<PayloadRefillEstado>(e) else {
+                    return;
+                };
+                if let Some(id) = id_de(e, TipoEntidad::Refill, Some(p.refill_id.0)) {
+                    if p.estado == EstadoRefill::Completado {
                         self.refills.remove(&id);
                     } else if let Some(r) = self.refills.get_mut(&id) {
-                        r.estado = estado;
+                        r.estado = p.estado;
                     }
                 }
             }
@@ -199,26 +221,21 @@ impl Cocina {
     }
 }
 
-/// The row id an event is about: its entity when of the given kind, else the
-/// payload field the seed used (`alerta_id`, `refill_id`).
-fn id_de(e: &Evento, entidad: &str, campo: &str) -> Option<i64> {
+/// The row id an event is about: its entity when of the given kind, else
+/// the payload's field the seed used (`alerta_id`, `refill_id`).
+fn id_de(e: &Evento, entidad: TipoEntidad, del_payload: Option<i64>) -> Option<i64> {
     match (&e.entidad_tipo, e.entidad_id) {
-        (Some(t), Some(id)) if t == entidad => Some(id),
-        _ => e.payload.get(campo).and_then(|v| v.as_i64()),
+        (Some(t), Some(id)) if *t == entidad => Some(id),
+        _ => del_payload,
     }
 }
 
-/// An RFC 3339 time in the payload (an alert's `fecha_envio` may be older than its event).
-fn fecha(e: &Evento, campo: &str) -> Option<OffsetDateTime> {
-    let texto = e.payload.get(campo)?.as_str()?;
-    OffsetDateTime::parse(texto, &time::format_description::well_known::Rfc3339).ok()
-}
-
-fn texto(e: &Evento, campo: &str) -> Option<String> {
-    e.payload
-        .get(campo)
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
+/// The payload of `e` as the struct of its kind. The kinds only comanda's
+/// workflows publish always fit theirs; one that doesn't is left alone.
+fn payload_de<T: DeserializeOwned>(e: &Evento) -> Option<T> {
+    e.payload_como()
+        .inspect_err(|error| tracing::warn!(evento = %e.id, tipo = %e.tipo, %error, "cocina: un payload que no es el de su tipo"))
+        .ok()
 }
 
 impl From<AlertaCocina> for AlertaAbierta {

@@ -94,7 +94,7 @@ pub fn envelope(e: &Evento) -> ByteString {
     a_texto(&Envelope {
         kind: "evento",
         id: e.id,
-        tipo: &e.tipo,
+        tipo: e.tipo.as_str(),
         subtipo: e.subtipo.as_deref(),
         sucursal_id: e.sucursal_id,
         prioridad: e.prioridad,

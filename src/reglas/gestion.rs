@@ -6,14 +6,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
 use time::UtcOffset;
 use tokio::sync::{Mutex, mpsc};
 
 use super::{ErrorCompilacion, Fallo, LimitesReglas, RuleEngine};
 use crate::metricas::{self, CausaFallo};
+use crate::modelo::payload::en_mapa;
 use crate::modelo::{
-    Audiencia, Destinos, Entidad, Evento, NombreRegla, NuevoEvento, Usuario, VersionRegla,
+    Audiencia, Destinos, Entidad, Evento, NombreRegla, NuevoEvento, TipoEntidad, TipoEvento,
+    Usuario, VersionRegla,
 };
 use crate::store::{Store, StoreError};
 
@@ -234,7 +236,7 @@ impl Reglas {
     /// Hook for every event this node dispatches: a `regla_actualizada`
     /// (from any node) makes this node adopt the version in force.
     pub fn al_despachar(&self, evento: &Evento) {
-        if evento.tipo != "regla_actualizada" {
+        if evento.tipo != TipoEvento::ReglaActualizada {
             return;
         }
         let Some(nombre) = evento
@@ -299,15 +301,16 @@ impl Reglas {
 
     /// Publishes a rule failure for the monitors.
     async fn publicar_fallo(&self, fallo: &Fallo) {
-        let mut payload = Map::new();
-        payload.insert("regla".into(), json!(fallo.regla));
-        payload.insert("linea".into(), json!(fallo.linea));
-        payload.insert("columna".into(), json!(fallo.columna));
-        payload.insert("mensaje".into(), json!(fallo.mensaje));
+        let payload = PayloadReglaFallida {
+            regla: fallo.regla,
+            linea: fallo.linea,
+            columna: fallo.columna,
+            mensaje: fallo.mensaje.clone(),
+        };
         let evento = NuevoEvento {
-            tipo: "regla_fallida".into(),
+            tipo: TipoEvento::ReglaFallida,
             subtipo: Some(fallo.regla.as_str().into()),
-            payload,
+            payload: en_mapa(&payload),
             usuario_id: None,
             sucursal_id: fallo.sucursal_id,
             entidad: None,
@@ -339,28 +342,51 @@ impl Reglas {
     }
 }
 
+/// The payload of `regla_fallida`: which rule failed, where in its source
+/// (when it did not compile) and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PayloadReglaFallida {
+    pub regla: NombreRegla,
+    pub linea: Option<usize>,
+    pub columna: Option<usize>,
+    pub mensaje: String,
+}
+
+/// The payload of `regla_actualizada`: the version now in force, who saved
+/// it and how (`api`, `archivo`, or `restauracion` of version `restaura`).
+/// Other nodes adopt the version on reading the event's `subtipo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PayloadReglaActualizada {
+    pub nombre: NombreRegla,
+    pub version: i64,
+    /// The author's `usuario`; `null` for an edited file.
+    pub autor: Option<String>,
+    pub origen: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restaura: Option<i64>,
+}
+
 fn evento_actualizada(v: &VersionRegla, autor: Option<&Usuario>, origen: Origen) -> NuevoEvento {
-    let mut payload = Map::new();
-    payload.insert("nombre".into(), json!(v.nombre));
-    payload.insert("version".into(), json!(v.id));
-    payload.insert("autor".into(), json!(autor.map(|a| a.usuario.as_str())));
-    let (origen, restaurada) = match origen {
+    let (origen, restaura) = match origen {
         Origen::Api => ("api", None),
         Origen::Archivo => ("archivo", None),
         Origen::Restauracion(n) => ("restauracion", Some(n)),
     };
-    payload.insert("origen".into(), json!(origen));
-    if let Some(n) = restaurada {
-        payload.insert("restaura".into(), Value::from(n));
-    }
+    let payload = PayloadReglaActualizada {
+        nombre: v.nombre,
+        version: v.id,
+        autor: autor.map(|a| a.usuario.clone()),
+        origen,
+        restaura,
+    };
     NuevoEvento {
-        tipo: "regla_actualizada".into(),
+        tipo: TipoEvento::ReglaActualizada,
         subtipo: Some(v.nombre.as_str().into()),
-        payload,
+        payload: en_mapa(&payload),
         usuario_id: autor.map(|a| a.id),
         sucursal_id: None,
         entidad: Some(Entidad {
-            tipo: "REGLA".into(),
+            tipo: TipoEntidad::Regla,
             id: v.id,
         }),
         prioridad: None,
@@ -374,4 +400,63 @@ async fn escribir_atomico(ruta: &Path, contenido: &str) -> std::io::Result<()> {
     let tmp = ruta.with_extension("rhai.tmp");
     tokio::fs::write(&tmp, contenido).await?;
     tokio::fs::rename(&tmp, ruta).await
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::modelo::{Rol, UsuarioId};
+
+    fn version(id: i64) -> VersionRegla {
+        VersionRegla {
+            id,
+            nombre: NombreRegla::Destinos,
+            fuente: String::new(),
+            autor_id: None,
+            creada: OffsetDateTime::UNIX_EPOCH,
+            activa: true,
+        }
+    }
+
+    /// Both payloads against the `json!` they were built with before.
+    #[test]
+    fn los_payloads_de_las_reglas_son_el_json_de_siempre() {
+        let jefa = Usuario {
+            id: UsuarioId(1),
+            usuario: "jefa".into(),
+            nombre: "Jefa".into(),
+            rol: Rol::Superadmin,
+            sucursal_id: None,
+            activo: true,
+            creado: OffsetDateTime::UNIX_EPOCH,
+        };
+        let por_api = evento_actualizada(&version(4), Some(&jefa), Origen::Api);
+        assert_eq!(
+            Value::Object(por_api.payload),
+            json!({"nombre": NombreRegla::Destinos, "version": 4_i64, "autor": Some("jefa"),
+                   "origen": "api"})
+        );
+        let restaurada = evento_actualizada(&version(5), None, Origen::Restauracion(2));
+        assert_eq!(
+            Value::Object(restaurada.payload),
+            json!({"nombre": NombreRegla::Destinos, "version": 5_i64, "autor": None::<&str>,
+                   "origen": "restauracion", "restaura": 2_i64})
+        );
+        assert_eq!(restaurada.tipo, TipoEvento::ReglaActualizada);
+
+        let fallida = PayloadReglaFallida {
+            regla: NombreRegla::Prioridad,
+            linea: Some(3),
+            columna: None,
+            mensaje: "rojo".into(),
+        };
+        assert_eq!(
+            Value::Object(en_mapa(&fallida)),
+            json!({"regla": NombreRegla::Prioridad, "linea": Some(3_usize),
+                   "columna": None::<usize>, "mensaje": "rojo"})
+        );
+    }
 }

@@ -501,7 +501,7 @@ impl RuleEngine {
                 move |motor| {
                     let prioridad = motor.prioridad(&alerta);
                     let destinos = motor.destinos(&EntradaEvento {
-                        tipo: &tipo,
+                        tipo: tipo.as_str(),
                         subtipo: subtipo.as_deref(),
                         sucursal_id,
                         prioridad: Some(prioridad),
@@ -550,7 +550,7 @@ impl RuleEngine {
                 defecto,
                 move |motor| {
                     motor.destinos(&EntradaEvento {
-                        tipo: &tipo,
+                        tipo: tipo.as_str(),
                         subtipo: subtipo.as_deref(),
                         sucursal_id,
                         prioridad,

@@ -139,7 +139,7 @@ macro_rules! commit_publicando {
                              RETURNING id, tipo, subtipo, payload, usuario_id, sucursal_id,
                                        entidad_tipo, entidad_id, prioridad, destinos, fecha",
                         )
-                        .bind(&nuevo.tipo)
+                        .bind(nuevo.tipo.as_str())
                         .bind(&nuevo.subtipo)
                         .bind(sqlx::types::Json(&nuevo.payload))
                         .bind(nuevo.usuario_id)
