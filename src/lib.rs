@@ -16,7 +16,8 @@
 //! - [`modelo`] — the business's types (`Rol`, `Usuario`, `Sucursal`, id
 //!   newtypes), parsed at the edge so invalid data can't get further.
 //! - [`store`] — the only place with SQL: one API over Postgres and SQLite,
-//!   migrations per backend, readiness.
+//!   migrations per backend, readiness; the event log every write ends with
+//!   (turn, insert, notify, commit, hand on to the Dispatcher).
 //! - [`auth`] — argon2id passwords, session tokens (stored as hashes), the
 //!   limits on logins (failed ones per name and address, successful ones per
 //!   account), the [`auth::Autenticado`] extractor, the permission table
