@@ -19,7 +19,8 @@
 //!   migrations per backend, readiness.
 //! - [`auth`] — argon2id passwords, session tokens (stored as hashes), the
 //!   limits on logins (failed ones per name and address, successful ones per
-//!   account), the [`auth::Autenticado`] extractor, the permission table
+//!   account), the [`auth::Autenticado`] extractor (one look-up per
+//!   request, [`auth::autenticar`], whoever asks), the permission table
 //!   every handler asks, and the revocation events (`sesion_cerrada`,
 //!   `usuario_actualizado`) that end a login's sockets on every node.
 //! - [`cuentas`] — accounts and sucursales as a superadmin manages them; the
