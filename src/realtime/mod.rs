@@ -37,7 +37,7 @@ use crate::modelo::Rol;
 use crate::reglas::{EscaladoPorReglas, Reglas, RuleEngine};
 use crate::store::{Store, StoreError};
 use conexion::{Enchufes, Enganche};
-use dispatcher::{Admitir, CerrarSesiones, ContarSesiones, CualesSesiones, Despachar, Dispatcher};
+use dispatcher::{Admitir, CerrarSesiones, ContarSesiones, Despachar, Dispatcher};
 use estadisticas::Estadisticas;
 use limite::LimitePorToken;
 use monitor::{ConsultarContadores, EventosEnVivo, Monitor};
@@ -45,6 +45,8 @@ use nodo::Nodo;
 use protocolo::{EventoPublicado, cierre};
 use salida::Buzon;
 use session::NuevaSession;
+
+pub use dispatcher::CualesSesiones;
 
 /// Largest client frame or message (design §6); a bigger one closes the
 /// socket with 1009 as soon as a frame's header shows it.
