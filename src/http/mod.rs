@@ -219,6 +219,12 @@ mod tests {
         let (_, usuarios) = crate::cuentas::demo(&store).await.unwrap();
         let usuario = usuarios.into_iter().find(|u| u.rol == rol).unwrap();
         let token = Token::generar();
+        abrir(&store, &usuario, &token).await;
+        (store, usuario, token)
+    }
+
+    /// Records the login `token` of `usuario`, valid for an hour.
+    async fn abrir(store: &Store, usuario: &Usuario, token: &Token) {
         let ahora = OffsetDateTime::now_utc();
         store
             .crear_sesion(
@@ -229,7 +235,6 @@ mod tests {
             )
             .await
             .unwrap();
-        (store, usuario, token)
     }
 
     fn bearer(token: &Token) -> (actix_web::http::header::HeaderName, String) {
@@ -305,16 +310,7 @@ mod tests {
         ));
 
         // Nor is "nobody" looked up twice.
-        let ahora = OffsetDateTime::now_utc();
-        store
-            .crear_sesion(
-                token.hash().as_str(),
-                usuario.id,
-                ahora,
-                ahora + time::Duration::hours(1),
-            )
-            .await
-            .unwrap();
+        abrir(&store, &usuario, &token).await;
         assert!(matches!(
             autenticar(&despues).await,
             Err(ApiError::NoAutenticado)
