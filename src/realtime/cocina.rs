@@ -1,7 +1,8 @@
 //! `Cocina`: one per sucursal's kitchen. It holds the kitchen's open work in
 //! memory — unread alerts and open refills — loaded from the store at start
-//! and kept current from the events its `Sucursal` forwards, and it reviews
-//! the unread alerts on a timer through an [`Escalador`] hook (the rules).
+//! and kept current from the events its `Sucursal` hands on ([`Anotar`]),
+//! and it reviews the unread alerts on a timer through an [`Escalador`] hook
+//! (the rules). Its summary goes to the Monitor ([`ResumenCocina`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,9 +13,8 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::dispatcher::Dispatcher;
+use super::monitor::{Monitor, ResumenCocina};
 use super::protocolo::EventoPublicado;
-use super::sucursal::Difundir;
 use crate::modelo::{
     AlertaCocina, EstadoRefill, Evento, EventoId, Prioridad, SolicitudRefill, SucursalId,
 };
@@ -52,7 +52,7 @@ pub trait Escalador: Send + Sync {
 pub struct Cocina {
     sucursal: SucursalId,
     store: Store,
-    dispatcher: Addr<Dispatcher>,
+    monitor: Addr<Monitor>,
     intervalo: Duration,
     escalador: Option<Arc<dyn Escalador>>,
     alertas: BTreeMap<i64, AlertaAbierta>,
@@ -68,14 +68,14 @@ impl Cocina {
     pub fn new(
         sucursal: SucursalId,
         store: Store,
-        dispatcher: Addr<Dispatcher>,
+        monitor: Addr<Monitor>,
         intervalo: Duration,
         escalador: Option<Arc<dyn Escalador>>,
     ) -> Self {
         Self {
             sucursal,
             store,
-            dispatcher,
+            monitor,
             intervalo,
             escalador,
             alertas: BTreeMap::new(),
@@ -171,7 +171,7 @@ impl Cocina {
     }
 
     fn resumir(&self) {
-        self.dispatcher.do_send(ResumenCocina {
+        self.monitor.do_send(ResumenCocina {
             sucursal: self.sucursal,
             cargada: self.cargada_hasta.is_some(),
             alertas_sin_leer: self.alertas.len(),
@@ -275,25 +275,19 @@ impl Cocina {
     }
 }
 
-impl Handler<Difundir> for Cocina {
+/// An event of this sucursal, handed on by its `Sucursal` after delivering it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Anotar(pub Arc<EventoPublicado>);
+
+impl Handler<Anotar> for Cocina {
     type Result = ();
 
-    fn handle(&mut self, Difundir(evento): Difundir, _: &mut Self::Context) {
+    fn handle(&mut self, Anotar(evento): Anotar, _: &mut Self::Context) {
         if self.cargada_hasta.is_some() {
             self.aplicar(&evento.evento);
         } else {
             self.en_espera.push(evento);
         }
     }
-}
-
-/// A kitchen's open work, counted (the Dispatcher keeps the latest for the counters).
-#[derive(Message, Debug, Clone, Serialize)]
-#[rtype(result = "()")]
-pub struct ResumenCocina {
-    #[serde(rename = "sucursal_id")]
-    pub sucursal: SucursalId,
-    pub cargada: bool,
-    pub alertas_sin_leer: usize,
-    pub refills_abiertos: usize,
 }

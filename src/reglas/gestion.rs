@@ -15,6 +15,7 @@ use crate::metricas::{self, CausaFallo};
 use crate::modelo::{
     Audiencia, Destinos, Entidad, Evento, NombreRegla, NuevoEvento, Usuario, VersionRegla,
 };
+use crate::realtime::subscriber::Subscriber;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -231,27 +232,6 @@ impl Reglas {
         Ok(true)
     }
 
-    /// Hook for every event this node dispatches: a `regla_actualizada`
-    /// (from any node) makes this node adopt the version in force.
-    pub fn al_despachar(&self, evento: &Evento) {
-        if evento.tipo != "regla_actualizada" {
-            return;
-        }
-        let Some(nombre) = evento
-            .subtipo
-            .as_deref()
-            .and_then(|s| NombreRegla::TODOS.iter().copied().find(|n| n.as_str() == s))
-        else {
-            return;
-        };
-        let reglas = self.clone();
-        actix_web::rt::spawn(async move {
-            if let Err(e) = reglas.adoptar_vigente(nombre).await {
-                tracing::error!(regla = %nombre.archivo(), error = %e, "no se pudo adoptar la regla guardada en otro nodo");
-            }
-        });
-    }
-
     async fn guardar_desde(
         &self,
         nombre: NombreRegla,
@@ -336,6 +316,27 @@ impl Reglas {
             ultimos.push((fallo.regla, fallo.mensaje.clone(), Instant::now()));
             self.publicar_fallo(&fallo).await;
         }
+    }
+}
+
+/// Cross-node adoption: subscribed to `regla_actualizada` (see
+/// `Realtime::iniciar`), saved on any node, this node adopts the version in
+/// force ([`Reglas::adoptar_vigente`]), off the Dispatcher's thread.
+impl Subscriber for Reglas {
+    fn recibir(&self, evento: &Evento) {
+        let Some(nombre) = evento
+            .subtipo
+            .as_deref()
+            .and_then(|s| NombreRegla::TODOS.iter().copied().find(|n| n.as_str() == s))
+        else {
+            return;
+        };
+        let reglas = self.clone();
+        actix_web::rt::spawn(async move {
+            if let Err(e) = reglas.adoptar_vigente(nombre).await {
+                tracing::error!(regla = %nombre.archivo(), error = %e, "no se pudo adoptar la regla guardada en otro nodo");
+            }
+        });
     }
 }
 
