@@ -270,8 +270,10 @@ pub struct LoginSettings {
 /// in time and runs on threads of its own (`reglas::pool`).
 #[derive(Debug, Clone, Args)]
 pub struct ReglasSettings {
-    /// Wall-clock time one rule call may take; past it the call is stopped
-    /// and the built-in default decides. A rule normally takes microseconds.
+    /// Time one rule call may run; past it the call is stopped and the
+    /// built-in default decides. Counted in its thread's running time, and
+    /// never more than ten times this on the wall clock. A rule normally
+    /// takes microseconds.
     #[arg(long = "reglas-plazo", env = "COMANDA_REGLAS_PLAZO", value_parser = humantime::parse_duration, default_value = "50ms")]
     pub plazo: Duration,
 

@@ -12,8 +12,8 @@ use crate::modelo::{
     CambioUsuario, Invalido, NuevaSucursal, NuevoUsuario, Password, Rol, Sucursal, Usuario,
     UsuarioCambiado, UsuarioId,
 };
+use crate::realtime::CualesSesiones;
 use crate::realtime::Realtime;
-use crate::realtime::dispatcher::CualesSesiones;
 use crate::realtime::protocolo::cierre;
 use crate::store::{Store, StoreError};
 

@@ -20,10 +20,12 @@
 //!   the typed payloads of the workflows' events ([`modelo::payload`]),
 //!   written as the very JSON the screens read.
 //! - [`store`] — the only place with SQL: one API over Postgres and SQLite,
-//!   migrations per backend, readiness.
+//!   migrations per backend, readiness; the event log every write ends with
+//!   (turn, insert, notify, commit, hand on to the Dispatcher).
 //! - [`auth`] — argon2id passwords, session tokens (stored as hashes), the
 //!   limits on logins (failed ones per name and address, successful ones per
-//!   account), the [`auth::Autenticado`] extractor, the permission table
+//!   account), the [`auth::Autenticado`] extractor (one look-up per
+//!   request, [`auth::autenticar`], whoever asks), the permission table
 //!   every handler asks, and the revocation events (`sesion_cerrada`,
 //!   `usuario_actualizado`) that end a login's sockets on every node.
 //! - [`cuentas`] — accounts and sucursales as a superadmin manages them; the
@@ -37,9 +39,13 @@
 //!   escalation, bounded in operations and wall time and run on threads of
 //!   their own (`reglas::pool`), never under a lock or on an event loop;
 //!   hot reload by file and API; versions.
-//! - [`realtime`] — the actors: `Dispatcher` (one per node), `Sucursal` and
-//!   `Cocina` (one per sucursal), `Session` (one per socket); the WebSocket
-//!   protocol.
+//! - [`realtime`] — the actors: `Dispatcher` (one per node: routes each
+//!   event, keeps the sessions), `Monitor` (one per node: the admin screens,
+//!   the ring of recent events, the counters), `Sucursal` and `Cocina` (one
+//!   per sucursal), `Session` (one per socket), each file with the messages
+//!   its actor handles; the subscribers to one kind of event (cross-node
+//!   rule adoption); the WebSocket protocol; and the [`realtime::Realtime`]
+//!   facade the rest of the node calls.
 //! - [`error`] — [`error::ApiError`], the `{"error":{codigo,mensaje}}` answer.
 //! - [`http`] — routes and thin handlers, one file per area; and what every
 //!   request meets before them: the deadlines of its connection, the size

@@ -1,5 +1,8 @@
-//! [`Autenticado`]: the extractor that gives a handler its caller, from the
-//! session cookie or an `Authorization: Bearer` header.
+//! [`Autenticado`]: the caller of a request, from the session cookie or an
+//! `Authorization: Bearer` header — looked up by [`autenticar`] once per
+//! request, whoever asks first (the `servicio` rate limit before the
+//! handler, or the handler's extractor), and kept in the request for
+//! whoever asks next.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +15,7 @@ use time::OffsetDateTime;
 
 use super::{Alcance, Permiso, Token, usuario_de_token};
 use crate::error::ApiError;
-use crate::modelo::{EventoId, SucursalId, Usuario};
+use crate::modelo::{EventoId, Usuario};
 use crate::store::Store;
 
 /// Name of the HttpOnly session cookie set by `POST /api/login`.
@@ -53,16 +56,6 @@ impl Autenticado {
             Err(ApiError::Prohibido)
         }
     }
-
-    /// 403 unless the caller's role has `permiso` and `sucursal` is in its scope.
-    pub fn exigir_en(&self, permiso: Permiso, sucursal: SucursalId) -> Result<&Usuario, ApiError> {
-        let usuario = self.exigir(permiso)?;
-        if self.alcance().incluye(sucursal) {
-            Ok(usuario)
-        } else {
-            Err(ApiError::Prohibido)
-        }
-    }
 }
 
 /// The token a request carries: the `Authorization` header wins over the cookie.
@@ -83,40 +76,70 @@ fn credencial(req: &HttpRequest) -> Result<(Token, Via), ApiError> {
         .ok_or(ApiError::NoAutenticado)
 }
 
+/// What the look-up found for a request, kept in its extensions.
+#[derive(Clone)]
+enum Consulta {
+    Encontrado(Autenticado),
+    /// No credential, a malformed one, or one that names no live login.
+    SinSesion,
+}
+
+/// The caller of `req`: looked up in the store the first time the request
+/// asks, and answered from the request after that. The extractor works the
+/// same with or without a middleware asking before it, and a request costs
+/// one look-up however many ask. A store that could not answer is not
+/// kept: the next to ask tries again.
+pub async fn autenticar(req: &HttpRequest) -> Result<Autenticado, ApiError> {
+    if let Some(consulta) = req.extensions().get::<Consulta>() {
+        return match consulta {
+            Consulta::Encontrado(quien) => Ok(quien.clone()),
+            Consulta::SinSesion => Err(ApiError::NoAutenticado),
+        };
+    }
+    let resultado = buscar(req).await;
+    let consulta = match &resultado {
+        Ok(quien) => Consulta::Encontrado(quien.clone()),
+        Err(ApiError::NoAutenticado) => Consulta::SinSesion,
+        Err(_) => return resultado,
+    };
+    req.extensions_mut().insert(consulta);
+    resultado
+}
+
+/// The look-up itself: the credential, then its login in the store.
+async fn buscar(req: &HttpRequest) -> Result<Autenticado, ApiError> {
+    let (token, via) = credencial(req)?;
+    let store = req
+        .app_data::<web::Data<Store>>()
+        .cloned()
+        .ok_or_else(|| ApiError::interno("Store no registrado"))?;
+    // With the database known to be unreachable, 503 at once rather
+    // than after the pool's wait for a connection.
+    if store.sin_base() {
+        return Err(ApiError::NoDisponible);
+    }
+    // Read before the look-up: every revocation up to it was
+    // committed before the look-up began, so the look-up saw it.
+    let comprobado_hasta = store.ultimo_entregado();
+    let sesion = store
+        .con_base(usuario_de_token(&store, &token))
+        .await?
+        .ok_or(ApiError::NoAutenticado)?;
+    Ok(Autenticado {
+        usuario: sesion.usuario,
+        token,
+        via,
+        expira: sesion.expira,
+        comprobado_hasta,
+    })
+}
+
 impl FromRequest for Autenticado {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // Already looked up for this request (the `servicio` rate limit).
-        if let Some(quien) = req.extensions().get::<Autenticado>() {
-            let quien = quien.clone();
-            return Box::pin(async move { Ok(quien) });
-        }
-        let store = req.app_data::<web::Data<Store>>().cloned();
-        let credencial = credencial(req);
-        Box::pin(async move {
-            let (token, via) = credencial?;
-            let store = store.ok_or_else(|| ApiError::interno("Store no registrado"))?;
-            // With the database known to be unreachable, 503 at once rather
-            // than after the pool's wait for a connection.
-            if store.sin_base() {
-                return Err(ApiError::NoDisponible);
-            }
-            // Read before the look-up: every revocation up to it was
-            // committed before the look-up began, so the look-up saw it.
-            let comprobado_hasta = store.ultimo_entregado();
-            let sesion = store
-                .con_base(usuario_de_token(&store, &token))
-                .await?
-                .ok_or(ApiError::NoAutenticado)?;
-            Ok(Autenticado {
-                usuario: sesion.usuario,
-                token,
-                via,
-                expira: sesion.expira,
-                comprobado_hasta,
-            })
-        })
+        let req = req.clone();
+        Box::pin(async move { autenticar(&req).await })
     }
 }

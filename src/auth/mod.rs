@@ -12,7 +12,7 @@ mod revocacion;
 mod sesion;
 mod token;
 
-pub use extractor::{Autenticado, COOKIE_SESION, Via};
+pub use extractor::{Autenticado, COOKIE_SESION, Via, autenticar};
 pub use inicios::{Frenado, Inicios};
 pub use intentos::{Bloqueado, CAPACIDAD, Intentos, Limites};
 pub use password::{hash_password, preparar_senuelo, verificar_password};

@@ -11,8 +11,8 @@ use crate::auth::{self, Apertura, Autenticado, COOKIE_SESION, Inicios, Intentos,
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::modelo::UsuarioPublico;
+use crate::realtime::CualesSesiones;
 use crate::realtime::Realtime;
-use crate::realtime::dispatcher::CualesSesiones;
 use crate::realtime::protocolo::cierre;
 use crate::store::Store;
 

@@ -9,8 +9,8 @@ use super::{Lista, sucursal_de_consulta};
 use crate::auth::{Alcance, Autenticado, Permiso};
 use crate::error::ApiError;
 use crate::eventos::{self, PublicarError};
-use crate::realtime::Realtime;
-use crate::realtime::dispatcher::{ConsultarEstadisticas, Estadisticas, EventosEnVivo};
+use crate::realtime::estadisticas::Estadisticas;
+use crate::realtime::{NoResponde, Realtime};
 use crate::reglas::Reglas;
 use crate::store::{FilaNodo, FiltroEventos, Store};
 
@@ -30,6 +30,12 @@ impl From<PublicarError> for ApiError {
             PublicarError::Reservado(_) => ApiError::EventoReservado(e.to_string()),
             PublicarError::Store(e) => e.into(),
         }
+    }
+}
+
+impl From<NoResponde> for ApiError {
+    fn from(e: NoResponde) -> Self {
+        ApiError::interno(e.to_string())
     }
 }
 
@@ -79,11 +85,7 @@ async fn en_vivo(
     quien: Autenticado,
 ) -> Result<HttpResponse, ApiError> {
     quien.exigir(Permiso::VerEventosEnVivo)?;
-    let anillo = realtime
-        .dispatcher()
-        .send(EventosEnVivo)
-        .await
-        .map_err(|e| ApiError::interno(e.to_string()))?;
+    let anillo = realtime.en_vivo().await?;
     // The envelopes are already JSON: splice their bytes instead of re-encoding.
     let mut cuerpo =
         String::with_capacity(64 + anillo.iter().map(|e| e.json.len() + 1).sum::<usize>());
@@ -109,11 +111,7 @@ async fn estadisticas(
     quien: Autenticado,
 ) -> Result<HttpResponse, ApiError> {
     quien.exigir(Permiso::VerAuditoria)?;
-    let mut e = realtime
-        .dispatcher()
-        .send(ConsultarEstadisticas)
-        .await
-        .map_err(|e| ApiError::interno(e.to_string()))?;
+    let mut e = realtime.estadisticas().await?;
     let sesiones_del_nodo = e.sesiones_total;
     if let Alcance::Sucursal(mia) = quien.alcance() {
         e.sesiones.retain(|s| s.sucursal_id == Some(mia));

@@ -24,10 +24,10 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::{DefaultHeaders, Next, from_fn};
-use actix_web::{FromRequest, HttpMessage, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use crate::auth::{Alcance, Autenticado};
+use crate::auth::{Alcance, Autenticado, autenticar};
 use crate::error::{ApiError, json_error, path_error, query_error};
 use crate::metricas;
 use crate::modelo::{EventoId, SucursalId};
@@ -81,9 +81,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
 }
 
 /// A write by a `servicio` login over its rate gets 429 with `Retry-After`
-/// before its handler runs (see `realtime::limite::LimitePorToken`). Only
-/// writes that carry a credential are looked at; the caller found is kept
-/// in the request for the handler's extractor, which does not look again.
+/// before its handler runs (see `realtime::limite::LimitePorToken`): each
+/// request counts once, here. Only writes that carry a credential are
+/// looked at, through [`auth::autenticar`](crate::auth::autenticar), which
+/// keeps the caller in the request: the handler's extractor does not look
+/// again (and works the same where this middleware does not run).
 ///
 /// A credential that names no session is the handler's to refuse (a route
 /// may not need one), but a database that can't be reached is answered 503
@@ -101,7 +103,7 @@ async fn limitar_servicio(
         && credencial
         && let Some(realtime) = req.app_data::<web::Data<Realtime>>()
     {
-        match Autenticado::extract(req.request()).await {
+        match autenticar(req.request()).await {
             Ok(quien) => {
                 if let Err(espera) = realtime.permitir_escritura(&quien) {
                     tracing::info!(usuario = %quien.usuario.usuario, ?espera, "servicio por encima de su ritmo: 429");
@@ -109,7 +111,6 @@ async fn limitar_servicio(
                         .error_response(ApiError::DemasiadasPeticiones(espera))
                         .map_into_right_body());
                 }
-                req.extensions_mut().insert(quien);
             }
             Err(e @ ApiError::NoDisponible) => {
                 return Ok(req.error_response(e).map_into_right_body());
@@ -181,4 +182,189 @@ pub fn sucursal_de_consulta(
 pub struct Lista<T> {
     pub ultimo_id: EventoId,
     pub items: Vec<T>,
+}
+
+#[cfg(test)]
+mod tests {
+    //! The caller is looked up once per request: by the `servicio` rate
+    //! limit when it runs, by the handler's extractor when it does not.
+
+    use std::num::NonZeroU32;
+
+    use actix_web::http::StatusCode;
+    use actix_web::http::header::AUTHORIZATION;
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test, web};
+    use time::OffsetDateTime;
+
+    use super::limitar_servicio;
+    use crate::auth::{Autenticado, COOKIE_SESION, Token, autenticar, cerrar_sesion};
+    use crate::config::{Settings, StoreSettings};
+    use crate::error::ApiError;
+    use crate::modelo::{Rol, Usuario};
+    use crate::realtime::Realtime;
+    use crate::realtime::nodo::Nodo;
+    use crate::reglas::Reglas;
+    use crate::store::Store;
+
+    /// A store in `dir` with the demo accounts, and a new login of the
+    /// first one of role `rol`.
+    async fn con_un_login(dir: &tempfile::TempDir, rol: Rol) -> (Store, Usuario, Token) {
+        let store = Store::open(&StoreSettings {
+            database_url: format!("sqlite://{}", dir.path().join("d.db").display()),
+            db_max_connections: 2,
+        })
+        .await
+        .unwrap();
+        let (_, usuarios) = crate::cuentas::demo(&store).await.unwrap();
+        let usuario = usuarios.into_iter().find(|u| u.rol == rol).unwrap();
+        let token = Token::generar();
+        abrir(&store, &usuario, &token).await;
+        (store, usuario, token)
+    }
+
+    /// Records the login `token` of `usuario`, valid for an hour.
+    async fn abrir(store: &Store, usuario: &Usuario, token: &Token) {
+        let ahora = OffsetDateTime::now_utc();
+        store
+            .crear_sesion(
+                token.hash().as_str(),
+                usuario.id,
+                ahora,
+                ahora + time::Duration::hours(1),
+            )
+            .await
+            .unwrap();
+    }
+
+    fn bearer(token: &Token) -> (actix_web::http::header::HeaderName, String) {
+        (AUTHORIZATION, format!("Bearer {}", token.as_str()))
+    }
+
+    /// A handler that asks for its caller twice, as one with two extractors does.
+    async fn quien(a: Autenticado, b: Autenticado) -> HttpResponse {
+        assert_eq!(a.usuario.id, b.usuario.id);
+        HttpResponse::Ok().body(a.usuario.usuario)
+    }
+
+    #[actix_web::test]
+    async fn sin_el_middleware_el_extractor_autentica_por_token_y_por_cookie() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, usuario, token) = con_un_login(&dir, Rol::Cocina).await;
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(store))
+                .route("/quien", web::get().to(quien)),
+        )
+        .await;
+
+        let por_token = test::TestRequest::get()
+            .uri("/quien")
+            .insert_header(bearer(&token))
+            .to_request();
+        let por_cookie = test::TestRequest::get()
+            .uri("/quien")
+            .cookie(actix_web::cookie::Cookie::new(
+                COOKIE_SESION,
+                token.as_str().to_owned(),
+            ))
+            .to_request();
+        for peticion in [por_token, por_cookie] {
+            let r = test::call_service(&app, peticion).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(test::read_body(r).await, usuario.usuario.as_bytes());
+        }
+
+        let sin_credencial = test::TestRequest::get().uri("/quien").to_request();
+        let con_otro_token = test::TestRequest::get()
+            .uri("/quien")
+            .insert_header(bearer(&Token::generar()))
+            .to_request();
+        for peticion in [sin_credencial, con_otro_token] {
+            let r = test::call_service(&app, peticion).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+    }
+
+    #[actix_web::test]
+    async fn una_peticion_busca_a_su_autor_una_sola_vez() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, usuario, token) = con_un_login(&dir, Rol::Atencion).await;
+        let peticion = || {
+            test::TestRequest::get()
+                .insert_header(bearer(&token))
+                .app_data(web::Data::new(store.clone()))
+                .to_http_request()
+        };
+        let antes = peticion();
+        assert_eq!(autenticar(&antes).await.unwrap().usuario.id, usuario.id);
+
+        // The login ends: the request that already found it keeps its
+        // answer; the next request finds nothing.
+        cerrar_sesion(&store, &usuario, &token).await.unwrap();
+        assert_eq!(autenticar(&antes).await.unwrap().usuario.id, usuario.id);
+        let despues = peticion();
+        assert!(matches!(
+            autenticar(&despues).await,
+            Err(ApiError::NoAutenticado)
+        ));
+
+        // Nor is "nobody" looked up twice.
+        abrir(&store, &usuario, &token).await;
+        assert!(matches!(
+            autenticar(&despues).await,
+            Err(ApiError::NoAutenticado)
+        ));
+        assert!(autenticar(&peticion()).await.is_ok());
+    }
+
+    #[actix_web::test]
+    async fn el_ritmo_de_un_servicio_cuenta_una_vez_por_peticion() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, token) = con_un_login(&dir, Rol::Servicio).await;
+        let mut settings = Settings::defaults();
+        settings.realtime.servicio_eventos_por_segundo = NonZeroU32::MIN;
+        settings.realtime.servicio_rafaga = NonZeroU32::new(3).unwrap();
+        let (reglas, _) = Reglas::iniciar(
+            store.clone(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/rules").into(),
+            time::UtcOffset::UTC,
+            (&settings.reglas).into(),
+        )
+        .await
+        .unwrap();
+        let nodo = Nodo::new(&settings.nodo, "127.0.0.1:0".into());
+        let realtime = Realtime::iniciar(store.clone(), settings.realtime, &reglas, nodo)
+            .await
+            .unwrap();
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(store))
+                .app_data(web::Data::new(realtime))
+                .service(
+                    web::scope("/api")
+                        .wrap(from_fn(limitar_servicio))
+                        .route("/quien", web::post().to(quien)),
+                ),
+        )
+        .await;
+
+        let escribir = || {
+            test::TestRequest::post()
+                .uri("/api/quien")
+                .insert_header(bearer(&token))
+                .to_request()
+        };
+        // The middleware and both extractors ask; the burst of 3 is 3 writes.
+        for _ in 0..3 {
+            assert_eq!(
+                test::call_service(&app, escribir()).await.status(),
+                StatusCode::OK
+            );
+        }
+        assert_eq!(
+            test::call_service(&app, escribir()).await.status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
 }

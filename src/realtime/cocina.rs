@@ -1,8 +1,9 @@
 //! `Cocina`: one per sucursal's kitchen. It holds the kitchen's open work in
 //! memory — unread alerts and open refills — loaded from the store at start
-//! and kept current from the events its `Sucursal` forwards, read as the
-//! payload structs of their kinds (`modelo::payload`), and it reviews the
-//! unread alerts on a timer through an [`Escalador`] hook (the rules).
+//! and kept current from the events its `Sucursal` hands on ([`Anotar`]),
+//! read as the payload structs of their kinds (`modelo::payload`), and it
+//! reviews the unread alerts on a timer through an [`Escalador`] hook (the
+//! rules). Its summary goes to the Monitor ([`ResumenCocina`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,9 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-use super::dispatcher::Dispatcher;
+use super::monitor::{Monitor, ResumenCocina};
 use super::protocolo::EventoPublicado;
-use super::sucursal::Difundir;
 use crate::modelo::payload::{
     PayloadAlertaCocina, PayloadAlertaEscalada, PayloadAlertaLeida, PayloadRefillEstado,
     PayloadRefillSolicitado,
@@ -59,7 +59,7 @@ pub trait Escalador: Send + Sync {
 pub struct Cocina {
     sucursal: SucursalId,
     store: Store,
-    dispatcher: Addr<Dispatcher>,
+    monitor: Addr<Monitor>,
     intervalo: Duration,
     escalador: Option<Arc<dyn Escalador>>,
     alertas: BTreeMap<i64, AlertaAbierta>,
@@ -75,14 +75,14 @@ impl Cocina {
     pub fn new(
         sucursal: SucursalId,
         store: Store,
-        dispatcher: Addr<Dispatcher>,
+        monitor: Addr<Monitor>,
         intervalo: Duration,
         escalador: Option<Arc<dyn Escalador>>,
     ) -> Self {
         Self {
             sucursal,
             store,
-            dispatcher,
+            monitor,
             intervalo,
             escalador,
             alertas: BTreeMap::new(),
@@ -193,7 +193,7 @@ impl Cocina {
     }
 
     fn resumir(&self) {
-        self.dispatcher.do_send(ResumenCocina {
+        self.monitor.do_send(ResumenCocina {
             sucursal: self.sucursal,
             cargada: self.cargada_hasta.is_some(),
             alertas_sin_leer: self.alertas.len(),
@@ -292,25 +292,19 @@ impl Cocina {
     }
 }
 
-impl Handler<Difundir> for Cocina {
+/// An event of this sucursal, handed on by its `Sucursal` after delivering it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Anotar(pub Arc<EventoPublicado>);
+
+impl Handler<Anotar> for Cocina {
     type Result = ();
 
-    fn handle(&mut self, Difundir(evento): Difundir, _: &mut Self::Context) {
+    fn handle(&mut self, Anotar(evento): Anotar, _: &mut Self::Context) {
         if self.cargada_hasta.is_some() {
             self.aplicar(&evento.evento);
         } else {
             self.en_espera.push(evento);
         }
     }
-}
-
-/// A kitchen's open work, counted (the Dispatcher keeps the latest for the counters).
-#[derive(Message, Debug, Clone, Serialize)]
-#[rtype(result = "()")]
-pub struct ResumenCocina {
-    #[serde(rename = "sucursal_id")]
-    pub sucursal: SucursalId,
-    pub cargada: bool,
-    pub alertas_sin_leer: usize,
-    pub refills_abiertos: usize,
 }

@@ -1,51 +1,55 @@
 //! `Dispatcher`: one per node, started once. It receives every committed
-//! event, serializes it once, keeps the ring of the last 1000 and the
-//! counters, and fans it out: to the `Sucursal` actor of its sucursal and to
-//! the monitors (admin and superadmin sessions) whose scope includes it.
-//! It also admits new sockets: at most `ws_sesiones_por_usuario` per user;
-//! and it obeys the revocations among the events (`auth::Revocacion`),
-//! closing the sockets of a login or an account that ended on any node.
+//! event in id order, serializes it once and routes it: to the `Sucursal`
+//! actor of its sucursal, to the [`Monitor`] (the admin and superadmin
+//! screens, the ring of recent events, the counters), and to the
+//! [`Subscriber`]s of its kind. It keeps the node's registry of sessions:
+//! it admits new sockets (at most `ws_sesiones_por_usuario` per user),
+//! registers each with its `Sucursal` or the Monitor, closes them on demand,
+//! and obeys the revocations among the events (`auth::Revocacion`), closing
+//! the sockets of a login or an account that ended on any node.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use actix::prelude::*;
-use time::OffsetDateTime;
 
 use super::SesionId;
-use super::cocina::{Cocina, Escalador, ResumenCocina};
-use super::protocolo::{EventoPublicado, Presencia, cierre, frame_de_presencia};
+use super::cocina::{Cocina, Escalador};
+use super::estadisticas::SesionesDe;
+use super::monitor::{DejarDeVigilar, Monitor, Mostrar, Vigilar};
+use super::protocolo::{EventoPublicado, Presencia, cierre};
 use super::salida::Salida;
 use super::session::Cerrar;
+use super::subscriber::{Subscriber, Subscriptions};
 use super::sucursal::{Difundir, PresenciaRemota, Salir, Sucursal, Unirse};
 use crate::auth::{Huella, Perfil, Revocacion, TokenHash};
 use crate::config::RealtimeSettings;
-use crate::modelo::{Evento, EventoId, Rol, SucursalId, UsuarioId};
+use crate::modelo::{Evento, EventoId, Rol, SucursalId, TipoEvento, UsuarioId};
 use crate::store::Store;
 
-/// How many recent events `GET /api/eventos/vivo` shows.
-pub const TAMANO_ANILLO: usize = 1000;
+/// How many recent revocations the Dispatcher keeps for sockets still
+/// registering (see [`Registrar`]).
+const REVOCACIONES_RECORDADAS: usize = 1000;
 
 pub struct Dispatcher {
     store: Store,
     escalador: Option<Arc<dyn Escalador>>,
     config: Arc<RealtimeSettings>,
+    monitor: Addr<Monitor>,
+    suscripciones: Subscriptions,
+    /// The sucursales known at start: their actors start with the Dispatcher.
+    conocidas: Vec<SucursalId>,
     sucursales: HashMap<SucursalId, Addr<Sucursal>>,
     sesiones: HashMap<SesionId, Registro>,
     /// Sockets admitted (`Admitir`) and not yet gone (`Baja`), and their count by user.
     admitidas: HashMap<SesionId, UsuarioId>,
     por_usuario: HashMap<UsuarioId, usize>,
-    /// Screens online by sucursal on every node (what screens are told).
-    presencias: HashMap<SucursalId, Presencia>,
     /// Screens online by sucursal on this node (what the other nodes are told).
     presencias_locales: HashMap<SucursalId, Presencia>,
     presencia_local_cambiada: Arc<tokio::sync::Notify>,
-    cocinas: HashMap<SucursalId, ResumenCocina>,
-    anillo: VecDeque<Arc<EventoPublicado>>,
-    eventos_desde_inicio: u64,
+    revocaciones: Revocaciones,
     ultimo_id: EventoId,
-    inicio: OffsetDateTime,
 }
 
 struct Registro {
@@ -55,8 +59,51 @@ struct Registro {
     token: TokenHash,
 }
 
+/// The revocations among the events dispatched lately, oldest first.
+#[derive(Default)]
+struct Revocaciones {
+    recientes: VecDeque<(EventoId, Revocacion)>,
+    /// The newest id among those no longer kept.
+    olvidada: EventoId,
+}
+
+impl Revocaciones {
+    fn anotar(&mut self, id: EventoId, revocacion: Revocacion) {
+        if self.recientes.len() == REVOCACIONES_RECORDADAS
+            && let Some((vieja, _)) = self.recientes.pop_front()
+        {
+            self.olvidada = vieja;
+        }
+        self.recientes.push_back((id, revocacion));
+    }
+
+    /// The revocation, among those dispatched after `desde`, that ends the
+    /// login `token` of `usuario`, if any: one that reached this node
+    /// between the login's check and its socket's registration. With a
+    /// revocation after `desde` already forgotten (over a thousand in that
+    /// moment), the answer can't be known: the socket is told to retry.
+    fn tras(
+        &self,
+        desde: EventoId,
+        usuario: UsuarioId,
+        token: &TokenHash,
+    ) -> Option<(u16, &'static str)> {
+        for (id, r) in self.recientes.iter().rev() {
+            if *id <= desde {
+                break;
+            }
+            let (cuales, codigo) = alcance_de(r);
+            if cuales.alcanza(usuario, token) {
+                return Some((codigo, r.motivo()));
+            }
+        }
+        (self.olvidada > desde).then_some((cierre::REINTENTA_LUEGO, "vuelve a conectar"))
+    }
+}
+
 impl Dispatcher {
-    /// `ultimo_id` is the newest event already in the store when the node starts.
+    /// `ultimo_id` is the newest event already in the store when the node
+    /// starts. Starts the node's [`Monitor`] on the current arbiter.
     pub fn new(
         store: Store,
         config: Arc<RealtimeSettings>,
@@ -68,22 +115,28 @@ impl Dispatcher {
             store,
             escalador,
             config,
+            monitor: Monitor::new(ultimo_id, &sucursales).start(),
+            suscripciones: Subscriptions::default(),
+            conocidas: sucursales,
             sucursales: HashMap::new(),
             sesiones: HashMap::new(),
             admitidas: HashMap::new(),
             por_usuario: HashMap::new(),
-            presencias: sucursales
-                .iter()
-                .map(|s| (*s, Presencia::default()))
-                .collect(),
             presencias_locales: HashMap::new(),
             presencia_local_cambiada: Default::default(),
-            cocinas: HashMap::new(),
-            anillo: VecDeque::with_capacity(TAMANO_ANILLO),
-            eventos_desde_inicio: 0,
+            revocaciones: Revocaciones::default(),
             ultimo_id,
-            inicio: OffsetDateTime::now_utc(),
         }
+    }
+
+    /// `subscriber` is told every event of kind `tipo` (before start).
+    pub fn suscribir(&mut self, tipo: TipoEvento, subscriber: Arc<dyn Subscriber>) {
+        self.suscripciones.add(tipo, subscriber);
+    }
+
+    /// The node's Monitor.
+    pub fn monitor(&self) -> Addr<Monitor> {
+        self.monitor.clone()
     }
 
     /// Woken whenever this node's screens online change (the node's
@@ -100,21 +153,13 @@ impl Dispatcher {
             let cocina = Cocina::new(
                 id,
                 self.store.clone(),
-                ctx.address(),
+                self.monitor.clone(),
                 self.config.escalado_intervalo,
                 self.escalador.clone(),
             )
             .start();
-            Sucursal::new(id, cocina, ctx.address()).start()
+            Sucursal::new(id, cocina, ctx.address(), self.monitor.clone()).start()
         })
-    }
-
-    fn monitores(&self) -> impl Iterator<Item = (&SesionId, &Registro)> {
-        self.sesiones.iter().filter(|(_, r)| r.perfil.es_monitor())
-    }
-
-    fn presencia_a(&self, salida: &Salida, sucursal: SucursalId, presencia: &Presencia) {
-        salida.frame(frame_de_presencia(sucursal, presencia));
     }
 
     /// Tells the sessions `de` names to close; answers how many.
@@ -140,33 +185,6 @@ impl Dispatcher {
             );
         }
     }
-
-    /// The revocation, among the events dispatched after `desde`, that ends
-    /// the login `token` of `usuario`, if any: one that reached this node
-    /// between the login's check and its socket's registration. With the
-    /// ring overflowed since `desde` (over a thousand events in that
-    /// moment), the answer can't be known: the socket is told to retry.
-    fn revocada_tras(
-        &self,
-        desde: EventoId,
-        usuario: UsuarioId,
-        token: &TokenHash,
-    ) -> Option<(u16, &'static str)> {
-        let mut visto_todo = self.anillo.len() < TAMANO_ANILLO;
-        for publicado in self.anillo.iter().rev() {
-            if publicado.id() <= desde {
-                visto_todo = true;
-                break;
-            }
-            if let Some(r) = Revocacion::de(&publicado.evento) {
-                let (cuales, codigo) = alcance_de(&r);
-                if cuales.alcanza(usuario, token) {
-                    return Some((codigo, r.motivo()));
-                }
-            }
-        }
-        (!visto_todo).then_some((cierre::REINTENTA_LUEGO, "vuelve a conectar"))
-    }
 }
 
 /// The sessions a revocation ends and their close code: 4001 for a login
@@ -187,8 +205,7 @@ impl Actor for Dispatcher {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let conocidas: Vec<SucursalId> = self.presencias.keys().copied().collect();
-        for s in conocidas {
+        for s in std::mem::take(&mut self.conocidas) {
             self.sucursal(s, ctx);
         }
         tracing::info!(sucursales = self.sucursales.len(), "dispatcher en marcha");
@@ -231,7 +248,8 @@ impl Handler<Admitir> for Dispatcher {
 }
 
 /// A session opens: answers the newest event id dispatched so far, the
-/// position its `hola` reports. Every event after it reaches the session;
+/// position its `hola` reports. Every event after it reaches the session
+/// (through its `Sucursal`, or the Monitor for an admin or superadmin);
 /// a revocation of its login dispatched after `comprobado_hasta` (when its
 /// login was found valid) and before now closes it at once.
 #[derive(Message)]
@@ -257,16 +275,19 @@ impl Handler<Registrar> for Dispatcher {
             token,
             comprobado_hasta,
         } = msg;
-        if let Some((codigo, motivo)) = self.revocada_tras(comprobado_hasta, usuario_id, &token) {
+        if let Some((codigo, motivo)) = self.revocaciones.tras(comprobado_hasta, usuario_id, &token)
+        {
             tracing::info!(%sesion, codigo, "socket de una sesión revocada mientras se abría");
             salida.sesion.do_send(Cerrar { codigo, motivo });
         }
+        // Sent before any event after `ultimo_id`: the Monitor or the
+        // Sucursal hears of the session first.
         if perfil.es_monitor() {
-            for (s, p) in &self.presencias {
-                if perfil.alcance.incluye(*s) {
-                    self.presencia_a(&salida, *s, p);
-                }
-            }
+            self.monitor.do_send(Vigilar {
+                sesion,
+                salida: salida.clone(),
+                perfil,
+            });
         } else if let (Some(_), Some(s)) = (perfil.audiencia(), perfil.alcance.sucursal()) {
             self.sucursal(s, ctx).do_send(Unirse {
                 sesion,
@@ -311,8 +332,9 @@ impl Handler<Baja> for Dispatcher {
             return;
         };
         crate::metricas::sesion_cerrada(&registro.perfil);
-        if !registro.perfil.es_monitor()
-            && let Some(s) = registro.perfil.alcance.sucursal()
+        if registro.perfil.es_monitor() {
+            self.monitor.do_send(DejarDeVigilar { sesion: msg.sesion });
+        } else if let Some(s) = registro.perfil.alcance.sucursal()
             && let Some(sucursal) = self.sucursales.get(&s)
         {
             sucursal.do_send(Salir { sesion: msg.sesion });
@@ -329,56 +351,36 @@ impl Handler<Despachar> for Dispatcher {
     type Result = ();
 
     fn handle(&mut self, Despachar(evento): Despachar, ctx: &mut Self::Context) {
+        self.suscripciones.notify(&evento);
         let publicado = EventoPublicado::new(evento);
-        let (sucursal, destinos) = (publicado.sucursal_id(), publicado.destinos());
-        self.ultimo_id = self.ultimo_id.max(publicado.id());
-        self.eventos_desde_inicio += 1;
-        if self.anillo.len() == TAMANO_ANILLO {
-            self.anillo.pop_front();
-        }
-        self.anillo.push_back(publicado.clone());
-
-        let mut entregas = 0;
-        for (_, monitor) in self.monitores() {
-            if monitor.perfil.puede_recibir(sucursal, destinos) {
-                monitor.salida.entregar(&publicado);
-                entregas += 1;
-            }
-        }
-        crate::metricas::entregas(entregas);
+        let id = publicado.id();
+        self.ultimo_id = self.ultimo_id.max(id);
+        self.monitor.do_send(Mostrar(publicado.clone()));
         if let Some(revocacion) = Revocacion::de(&publicado.evento) {
             self.revocar(&revocacion);
+            self.revocaciones.anotar(id, revocacion);
         }
-        if let Some(s) = sucursal {
+        if let Some(s) = publicado.sucursal_id() {
             self.sucursal(s, ctx).do_send(Difundir(publicado));
         }
     }
 }
 
-/// A sucursal's online screens changed (sent by its `Sucursal` actor).
+/// A sucursal's online screens on this node changed (sent by its
+/// `Sucursal` actor; the Monitor hears of them on every node).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct PresenciaCambiada {
+pub struct PresenciaLocalCambiada {
     pub sucursal: SucursalId,
-    /// On this node.
     pub local: Presencia,
-    /// On every node.
-    pub presencia: Presencia,
 }
 
-impl Handler<PresenciaCambiada> for Dispatcher {
+impl Handler<PresenciaLocalCambiada> for Dispatcher {
     type Result = ();
 
-    fn handle(&mut self, msg: PresenciaCambiada, _: &mut Self::Context) {
+    fn handle(&mut self, msg: PresenciaLocalCambiada, _: &mut Self::Context) {
         if self.presencias_locales.insert(msg.sucursal, msg.local) != Some(msg.local) {
             self.presencia_local_cambiada.notify_one();
-        }
-        self.presencias.insert(msg.sucursal, msg.presencia);
-        let frame = frame_de_presencia(msg.sucursal, &msg.presencia);
-        for (_, monitor) in self.monitores() {
-            if monitor.perfil.alcance.incluye(msg.sucursal) {
-                monitor.salida.frame(frame.clone());
-            }
         }
     }
 }
@@ -425,14 +427,6 @@ impl Handler<PresenciaDeOtrosNodos> for Dispatcher {
     }
 }
 
-impl Handler<ResumenCocina> for Dispatcher {
-    type Result = ();
-
-    fn handle(&mut self, msg: ResumenCocina, _: &mut Self::Context) {
-        self.cocinas.insert(msg.sucursal, msg);
-    }
-}
-
 /// Closes sessions: of one user (its account changed), of one login (it
 /// logged out, or the account's cap ended it), or all of them (shutdown).
 #[derive(Message, Clone)]
@@ -476,63 +470,29 @@ impl Handler<CerrarSesiones> for Dispatcher {
     }
 }
 
-/// The in-memory ring, oldest first.
+/// The sessions open on this node, counted for `GET /api/estadisticas`.
 #[derive(Message)]
-#[rtype(result = "Vec<Arc<EventoPublicado>>")]
-pub struct EventosEnVivo;
+#[rtype(result = "SesionesAbiertas")]
+pub struct ContarSesiones;
 
-impl Handler<EventosEnVivo> for Dispatcher {
-    type Result = MessageResult<EventosEnVivo>;
-
-    fn handle(&mut self, _: EventosEnVivo, _: &mut Self::Context) -> Self::Result {
-        MessageResult(self.anillo.iter().cloned().collect())
-    }
+#[derive(Debug, Clone)]
+pub struct SesionesAbiertas {
+    pub total: usize,
+    /// By sucursal (`None`: no sucursal) and role.
+    pub por_sucursal_y_rol: Vec<SesionesDe>,
 }
 
-/// Counters for `GET /api/estadisticas` and the monitor.
-#[derive(Message)]
-#[rtype(result = "Estadisticas")]
-pub struct ConsultarEstadisticas;
+impl Handler<ContarSesiones> for Dispatcher {
+    type Result = MessageResult<ContarSesiones>;
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Estadisticas {
-    #[serde(with = "time::serde::rfc3339")]
-    pub inicio: OffsetDateTime,
-    pub eventos_desde_inicio: u64,
-    pub ultimo_id: EventoId,
-    pub sesiones_total: usize,
-    /// Open sessions by sucursal (`null`: no sucursal) and role.
-    pub sesiones: Vec<SesionesDe>,
-    /// Each sucursal's online screens, as its `Sucursal` actor counts them.
-    pub presencia: Vec<PresenciaDe>,
-    /// Each kitchen's open work, as its `Cocina` actor holds it.
-    pub cocinas: Vec<ResumenCocina>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SesionesDe {
-    pub sucursal_id: Option<SucursalId>,
-    pub rol: Rol,
-    pub sesiones: usize,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PresenciaDe {
-    pub sucursal_id: SucursalId,
-    pub en_linea: Presencia,
-}
-
-impl Handler<ConsultarEstadisticas> for Dispatcher {
-    type Result = MessageResult<ConsultarEstadisticas>;
-
-    fn handle(&mut self, _: ConsultarEstadisticas, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _: ContarSesiones, _: &mut Self::Context) -> Self::Result {
         let mut conteo: HashMap<(Option<SucursalId>, Rol), usize> = HashMap::new();
         for r in self.sesiones.values() {
             *conteo
                 .entry((r.perfil.alcance.sucursal(), r.perfil.rol))
                 .or_default() += 1;
         }
-        let mut sesiones: Vec<SesionesDe> = conteo
+        let mut por_sucursal_y_rol: Vec<SesionesDe> = conteo
             .into_iter()
             .map(|((sucursal_id, rol), sesiones)| SesionesDe {
                 sucursal_id,
@@ -540,26 +500,10 @@ impl Handler<ConsultarEstadisticas> for Dispatcher {
                 sesiones,
             })
             .collect();
-        sesiones.sort_by_key(|s| (s.sucursal_id, s.rol));
-        let mut presencia: Vec<PresenciaDe> = self
-            .presencias
-            .iter()
-            .map(|(s, p)| PresenciaDe {
-                sucursal_id: *s,
-                en_linea: *p,
-            })
-            .collect();
-        presencia.sort_by_key(|p| p.sucursal_id);
-        let mut cocinas: Vec<ResumenCocina> = self.cocinas.values().cloned().collect();
-        cocinas.sort_by_key(|c| c.sucursal);
-        MessageResult(Estadisticas {
-            inicio: self.inicio,
-            eventos_desde_inicio: self.eventos_desde_inicio,
-            ultimo_id: self.ultimo_id,
-            sesiones_total: self.sesiones.len(),
-            sesiones,
-            presencia,
-            cocinas,
+        por_sucursal_y_rol.sort_by_key(|s| (s.sucursal_id, s.rol));
+        MessageResult(SesionesAbiertas {
+            total: self.sesiones.len(),
+            por_sucursal_y_rol,
         })
     }
 }

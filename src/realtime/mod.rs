@@ -1,18 +1,26 @@
-//! The realtime core (design §5–6): one `Dispatcher` per node, one
-//! `Sucursal` and one `Cocina` actor per sucursal, one `Session` actor per
-//! WebSocket. Events enter through the store's publication turn, in id order,
-//! and leave as shared bytes. `limite` holds the rate limits on clients;
-//! `frame` reads the client's frames (RFC 6455), `conexion` owns the socket.
+//! The realtime core (design §5–6): one `Dispatcher` and one `Monitor` per
+//! node, one `Sucursal` and one `Cocina` actor per sucursal, one `Session`
+//! actor per WebSocket; each actor's file declares the messages it handles.
+//! Events enter through the store's publication turn, in id order, and
+//! leave as shared bytes; the parts of the node that follow one kind of
+//! event are [`subscriber::Subscriber`]s. The rest of the node — the HTTP
+//! handlers, the accounts — goes through the [`Realtime`] facade, never an
+//! actor's address. `estadisticas` gathers the counters; `limite` holds the
+//! rate limits on clients; `frame` reads the client's frames (RFC 6455),
+//! `conexion` owns the socket.
 
 pub mod cocina;
 pub mod conexion;
 pub mod dispatcher;
+pub mod estadisticas;
 pub mod frame;
 pub mod limite;
+pub mod monitor;
 pub mod nodo;
 pub mod protocolo;
 pub mod salida;
 pub mod session;
+pub mod subscriber;
 pub mod sucursal;
 
 use std::fmt;
@@ -25,16 +33,20 @@ use actix::prelude::*;
 use crate::auth::Autenticado;
 use crate::config::RealtimeSettings;
 use crate::flujos::Contexto;
-use crate::modelo::Rol;
+use crate::modelo::{Rol, TipoEvento};
 use crate::reglas::{EscaladoPorReglas, Reglas, RuleEngine};
 use crate::store::{Store, StoreError};
 use conexion::{Enchufes, Enganche};
-use dispatcher::{Admitir, CerrarSesiones, CualesSesiones, Despachar, Dispatcher};
+use dispatcher::{Admitir, CerrarSesiones, ContarSesiones, Despachar, Dispatcher};
+use estadisticas::Estadisticas;
 use limite::LimitePorToken;
+use monitor::{ConsultarContadores, EventosEnVivo, Monitor};
 use nodo::Nodo;
-use protocolo::cierre;
+use protocolo::{EventoPublicado, cierre};
 use salida::Buzon;
 use session::NuevaSession;
+
+pub use dispatcher::CualesSesiones;
 
 /// Largest client frame or message (design §6); a bigger one closes the
 /// socket with 1009 as soon as a frame's header shows it.
@@ -54,6 +66,7 @@ impl fmt::Display for SesionId {
 #[derive(Clone)]
 pub struct Realtime {
     dispatcher: Addr<Dispatcher>,
+    monitor: Addr<Monitor>,
     store: Store,
     reglas: Arc<RuleEngine>,
     config: Arc<RealtimeSettings>,
@@ -63,10 +76,16 @@ pub struct Realtime {
     enchufes: Arc<Enchufes>,
 }
 
+/// The realtime core did not answer: the node is stopping.
+#[derive(Debug, thiserror::Error)]
+#[error("el núcleo en tiempo real no respondió: {0}")]
+pub struct NoResponde(#[from] MailboxError);
+
 impl Realtime {
-    /// Starts the Dispatcher (and through it one `Sucursal` and one `Cocina`
-    /// per known sucursal) on the current arbiter, connects the store's
-    /// committed events to it — this node's own and the other nodes' — and
+    /// Starts the Dispatcher (and through it the Monitor, and one `Sucursal`
+    /// and one `Cocina` per known sucursal) on the current arbiter, connects
+    /// the store's committed events to it — this node's own and the other
+    /// nodes' — subscribes the rules to the versions saved on any node, and
     /// starts the node's heartbeat. Call once per node.
     pub async fn iniciar(
         store: Store,
@@ -89,21 +108,20 @@ impl Realtime {
                 reglas: motor.clone(),
             },
         };
-        let dispatcher = Dispatcher::new(
+        let mut dispatcher = Dispatcher::new(
             store.clone(),
             config.clone(),
             ultimo_id,
             sucursales,
             Some(Arc::new(escalado)),
         );
+        // A version saved on another node is put in force here too.
+        dispatcher.suscribir(TipoEvento::ReglaActualizada, Arc::new(reglas.clone()));
         let presencia_local = dispatcher.aviso_de_presencia_local();
+        let monitor = dispatcher.monitor();
         let dispatcher = dispatcher.start();
         let destino = dispatcher.clone();
-        let gestion = reglas.clone();
-        store.al_publicar(ultimo_id, move |evento| {
-            gestion.al_despachar(&evento);
-            destino.do_send(Despachar(evento))
-        });
+        store.al_publicar(ultimo_id, move |evento| destino.do_send(Despachar(evento)));
         store.seguir_publicaciones(nodo.ponerse_al_dia);
         actix_web::rt::spawn(nodo.clone().latir(
             store.clone(),
@@ -121,6 +139,7 @@ impl Realtime {
         }));
         Ok(Self {
             dispatcher,
+            monitor,
             store,
             reglas: motor,
             config,
@@ -134,10 +153,6 @@ impl Realtime {
     /// This node.
     pub fn nodo(&self) -> &Nodo {
         &self.nodo
-    }
-
-    pub fn dispatcher(&self) -> &Addr<Dispatcher> {
-        &self.dispatcher
     }
 
     /// Admits an authenticated socket if its user may open one more
@@ -199,5 +214,18 @@ impl Realtime {
             .send(CerrarSesiones { de, codigo, motivo })
             .await
             .unwrap_or(0)
+    }
+
+    /// The ring of the last events this node dispatched, oldest first.
+    pub async fn en_vivo(&self) -> Result<Vec<Arc<EventoPublicado>>, NoResponde> {
+        Ok(self.monitor.send(EventosEnVivo).await?)
+    }
+
+    /// This node's counters: its open sessions (the Dispatcher's), its
+    /// events, screens online and kitchens (the Monitor's).
+    pub async fn estadisticas(&self) -> Result<Estadisticas, NoResponde> {
+        let sesiones = self.dispatcher.send(ContarSesiones).await?;
+        let contadores = self.monitor.send(ConsultarContadores).await?;
+        Ok(Estadisticas::de(sesiones, contadores))
     }
 }

@@ -6,7 +6,7 @@
 //! ([`Hilo`]) with that thread's members, and the thread puts the event's
 //! shared bytes straight into each member's buzon and wakes its writer,
 //! which encodes every queued frame into one chunk for one write (the
-//! `Dispatcher` puts events for monitors, which are few, in their buzones
+//! `Monitor` puts events for monitors, which are few, in their buzones
 //! itself). The `Session` actor owns everything else — the greeting, the
 //! replay, the heartbeat, the client's frames — and decides when the
 //! session goes live; the buzon keeps the order and the "each id once"
@@ -84,7 +84,7 @@ struct Interior {
 }
 
 /// A session's outgoing frames: filled by the session's actor, its
-/// `Sucursal` and the `Dispatcher`; emptied by the socket's writer.
+/// `Sucursal` and the `Monitor`; emptied by the socket's writer.
 pub struct Buzon {
     interior: Mutex<Interior>,
     /// Queued items (frames, replays) or held events past which the client
@@ -152,7 +152,7 @@ impl Buzon {
     }
 
     /// A live event for this session (from its `Sucursal` or the
-    /// `Dispatcher`): queued if live and new, held if not live yet.
+    /// `Monitor`): queued if live and new, held if not live yet.
     pub fn entregar(&self, evento: &Arc<EventoPublicado>) -> Puesto {
         self.con(|i, limite| {
             if !matches!(i.fin, Fin::Abierto) {
@@ -417,7 +417,7 @@ impl Interior {
 }
 
 /// A session's buzon together with its actor: what the `Sucursal` and the
-/// `Dispatcher` hold to deliver to it.
+/// `Monitor` hold to deliver to it, and the `Dispatcher` to close it.
 #[derive(Clone)]
 pub struct Salida {
     pub buzon: Arc<Buzon>,

@@ -2,7 +2,7 @@
 //! greets with `hola`, replays on the client's one `reanudar` (one more
 //! after each `reinicio`), and hears the client's frames.
 //! Its frames go out through its [`Buzon`], where its `Sucursal` (or the
-//! Dispatcher, for a monitor) also puts live events directly — each id once,
+//! Monitor, for an admin or superadmin) also puts live events directly — each id once,
 //! in increasing order; a client that can't keep up is closed with 4008
 //! instead of slowing anyone else. It pings, drops a silent peer, closes
 //! with 4001 when its login expires, and deregisters on every way out

@@ -1,6 +1,8 @@
 //! `Sucursal`: one per sucursal. It holds the sucursal's desk and kitchen
-//! sessions by role, delivers each event to the roles it is addressed to, and
-//! tells everyone which screens are online (presence).
+//! sessions by role, delivers each event to the roles it is addressed to and
+//! hands it on to its `Cocina`, and tells everyone which screens are online
+//! (presence): its own screens, the Monitor, and the Dispatcher (for the
+//! other nodes).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -9,8 +11,9 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::SesionId;
-use super::cocina::Cocina;
-use super::dispatcher::{Dispatcher, PresenciaCambiada};
+use super::cocina::{Anotar, Cocina};
+use super::dispatcher::{Dispatcher, PresenciaLocalCambiada};
+use super::monitor::{Monitor, PresenciaCambiada};
 use super::protocolo::{EventoPublicado, Presencia, frame_de_presencia};
 use super::salida::{Hilo, Miembro, Reparto, Salida};
 use crate::auth::Perfil;
@@ -24,6 +27,7 @@ pub struct Sucursal {
     por_hilo: Option<Vec<Grupo>>,
     cocina: Addr<Cocina>,
     dispatcher: Addr<Dispatcher>,
+    monitor: Addr<Monitor>,
     /// This sucursal's screens on the other nodes serving the database.
     remota: Presencia,
     /// An announcement is scheduled (see [`PAUSA_PRESENCIA`]).
@@ -49,13 +53,19 @@ const PAUSA_PRESENCIA: Duration = Duration::from_millis(50);
 const PRESENCIA_POR_MIEMBRO: Duration = Duration::from_micros(100);
 
 impl Sucursal {
-    pub fn new(id: SucursalId, cocina: Addr<Cocina>, dispatcher: Addr<Dispatcher>) -> Self {
+    pub fn new(
+        id: SucursalId,
+        cocina: Addr<Cocina>,
+        dispatcher: Addr<Dispatcher>,
+        monitor: Addr<Monitor>,
+    ) -> Self {
         Self {
             id,
             miembros: HashMap::new(),
             por_hilo: None,
             cocina,
             dispatcher,
+            monitor,
             remota: Presencia::default(),
             anuncio_pendiente: false,
             anunciada: None,
@@ -110,7 +120,7 @@ impl Sucursal {
     }
 
     /// Tells every screen of the sucursal, and the monitors, who is online
-    /// on any node.
+    /// on any node; and the Dispatcher who is online on this one.
     fn anunciar_presencia(&mut self) {
         let local = self.presencia_local();
         let presencia = local + self.remota;
@@ -122,10 +132,13 @@ impl Sucursal {
         for m in self.miembros.values() {
             m.salida.frame(frame.clone());
         }
-        self.dispatcher.do_send(PresenciaCambiada {
+        self.monitor.do_send(PresenciaCambiada {
+            sucursal: self.id,
+            presencia,
+        });
+        self.dispatcher.do_send(PresenciaLocalCambiada {
             sucursal: self.id,
             local,
-            presencia,
         });
     }
 }
@@ -216,6 +229,6 @@ impl Handler<Difundir> for Sucursal {
                 None => reparto.entregar(),
             }
         }
-        self.cocina.do_send(Difundir(evento));
+        self.cocina.do_send(Anotar(evento));
     }
 }

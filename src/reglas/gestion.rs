@@ -17,6 +17,7 @@ use crate::modelo::{
     Audiencia, Destinos, Entidad, Evento, NombreRegla, NuevoEvento, TipoEntidad, TipoEvento,
     Usuario, VersionRegla,
 };
+use crate::realtime::subscriber::Subscriber;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -233,27 +234,6 @@ impl Reglas {
         Ok(true)
     }
 
-    /// Hook for every event this node dispatches: a `regla_actualizada`
-    /// (from any node) makes this node adopt the version in force.
-    pub fn al_despachar(&self, evento: &Evento) {
-        if evento.tipo != TipoEvento::ReglaActualizada {
-            return;
-        }
-        let Some(nombre) = evento
-            .subtipo
-            .as_deref()
-            .and_then(|s| NombreRegla::TODOS.iter().copied().find(|n| n.as_str() == s))
-        else {
-            return;
-        };
-        let reglas = self.clone();
-        actix_web::rt::spawn(async move {
-            if let Err(e) = reglas.adoptar_vigente(nombre).await {
-                tracing::error!(regla = %nombre.archivo(), error = %e, "no se pudo adoptar la regla guardada en otro nodo");
-            }
-        });
-    }
-
     async fn guardar_desde(
         &self,
         nombre: NombreRegla,
@@ -364,6 +344,27 @@ pub struct PayloadReglaActualizada {
     pub origen: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restaura: Option<i64>,
+}
+
+/// Cross-node adoption: subscribed to `regla_actualizada` (see
+/// `Realtime::iniciar`), saved on any node, this node adopts the version in
+/// force ([`Reglas::adoptar_vigente`]), off the Dispatcher's thread.
+impl Subscriber for Reglas {
+    fn recibir(&self, evento: &Evento) {
+        let Some(nombre) = evento
+            .subtipo
+            .as_deref()
+            .and_then(|s| NombreRegla::TODOS.iter().copied().find(|n| n.as_str() == s))
+        else {
+            return;
+        };
+        let reglas = self.clone();
+        actix_web::rt::spawn(async move {
+            if let Err(e) = reglas.adoptar_vigente(nombre).await {
+                tracing::error!(regla = %nombre.archivo(), error = %e, "no se pudo adoptar la regla guardada en otro nodo");
+            }
+        });
+    }
 }
 
 fn evento_actualizada(v: &VersionRegla, autor: Option<&Usuario>, origen: Origen) -> NuevoEvento {

@@ -7,10 +7,11 @@
 //! The engine evaluates on the thread that calls it (`prioridad`,
 //! `destinos`, `escalar`, `probar`); the node calls it through its
 //! `decidir_*` methods, which run the evaluation on the rules' own threads
-//! ([`pool`]) and never from an event loop or inside a write transaction. Every
-//! call has an operations budget and a wall-clock deadline; a rule that runs
-//! out of time [`PLAZOS_SEGUIDOS`] times in a row is paused (the default
-//! decides, without running it) for `--reglas-pausa`.
+//! ([`pool`]) and never from an event loop or inside a write transaction.
+//! Every call has an operations budget and a deadline (its running time,
+//! capped on the wall clock); a rule that runs out of time
+//! [`PLAZOS_SEGUIDOS`] times in a row is paused (the default decides,
+//! without running it) for `--reglas-pausa`.
 
 mod escalado;
 mod gestion;
@@ -436,9 +437,11 @@ impl RuleEngine {
     }
 
     /// How long a caller waits for a decision before the default decides:
-    /// the call's own deadline and room for a few queued before it.
+    /// the call's own deadline and room for a few queued before it, and at
+    /// least a second, so that a loaded machine's scheduling is not taken
+    /// for a slow rule (the call stops itself at its deadline).
     fn espera(&self) -> Duration {
-        self.limites.plazo * 4
+        (self.limites.plazo * 4).max(Duration::from_secs(1))
     }
 
     /// Runs `evaluar` on the rules' `lane`: the default decides, reported,

@@ -2,7 +2,6 @@
 
 use time::OffsetDateTime;
 
-use super::eventos::{commit_con_evento, commit_publicando};
 use super::{BeginWrite, Idempotencia, Publicar, Store, StoreError};
 use crate::modelo::{
     AlertaCocina, AlertaId, Evento, NuevoEvento, PedidoId, Prioridad, SucursalId, UsuarioId,
@@ -53,8 +52,8 @@ impl Store {
             .await?;
             let evento = evento.con_id_de_fila(alerta.id.0);
             let publicar = Publicar::de_fila(evento, &alerta, idem);
-            let mut eventos = commit_publicando!(self, tx, publicar).await?;
-            Ok::<_, sqlx::Error>((alerta, eventos.remove(0)))
+            let evento = self.commit_con_evento(tx, publicar).await?;
+            Ok::<_, sqlx::Error>((alerta, evento))
         })?;
         Ok(hecho)
     }
@@ -81,7 +80,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             match alerta {
-                Some(_) => commit_con_evento!(self, tx, evento).await.map(Some),
+                Some(_) => self.commit_con_evento(tx, Publicar::uno(evento.clone())).await.map(Some),
                 None => Ok(None),
             }
         })?;
@@ -146,8 +145,8 @@ impl Store {
                 None => Ok(None),
                 Some(alerta) => {
                     let publicar = Publicar::de_fila(evento, &alerta, idem);
-                    let mut eventos = commit_publicando!(self, tx, publicar).await?;
-                    Ok::<_, sqlx::Error>(Some((alerta, eventos.remove(0))))
+                    let evento = self.commit_con_evento(tx, publicar).await?;
+                    Ok::<_, sqlx::Error>(Some((alerta, evento)))
                 }
             }
         })?;

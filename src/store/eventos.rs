@@ -1,11 +1,27 @@
-//! `eventos_realtime`: the audit log and the source of every replay.
+//! `eventos_realtime`: the audit log and the source of every replay, and the
+//! event log that writes it — [`Store::commit_publicando`], which every write
+//! that reports a change ends with: take the publication turn, insert the
+//! events, notify, commit, hand them on.
+
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+use time::OffsetDateTime;
 
 use super::Idempotencia;
 use super::{BeginWrite, Store, StoreError};
 use crate::metricas;
-use crate::modelo::{Evento, EventoId, NuevoEvento, SucursalId};
+use crate::modelo::{Destinos, Evento, EventoId, NuevoEvento, SucursalId};
 
-/// What a write transaction publishes when it commits.
+/// The columns of an [`Evento`].
+macro_rules! columnas_evento {
+    () => {
+        "id, tipo, subtipo, payload, usuario_id, sucursal_id, entidad_tipo, entidad_id, \
+         prioridad, destinos, fecha"
+    };
+}
+
+/// What a write transaction publishes when it commits: what it asks of the
+/// event log (`Store::commit_publicando`).
 #[derive(Debug, Default)]
 pub struct Publicar<'a> {
     pub eventos: Vec<NuevoEvento>,
@@ -99,118 +115,147 @@ impl TurnoCompartido for sqlx::SqliteConnection {
     }
 }
 
-/// Within the publication turn (see `publicacion.rs`): inserts the events of
-/// `$publicar` in `$tx` (and its idempotency record), commits, and hands the
-/// events to the Dispatcher. Expands per backend inside `on_pool!`; evaluates
-/// to `Result<Vec<Evento>, sqlx::Error>`. Timed from asking for the turn to
-/// the commit (`publicar` in the metrics); each committed event is counted.
-macro_rules! commit_publicando {
-    ($store:expr, $tx:expr, $publicar:expr) => {
-        async {
-            let eventos = $crate::metricas::medir_store("publicar", async {
-                use $crate::store::eventos::TurnoCompartido as _;
-                let publicar: $crate::store::Publicar<'_> = $publicar;
-                let _turno = $store.publicacion.turno().await;
-                (*$tx).tomar_turno().await?;
-                let anterior: i64 =
-                    sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM eventos_realtime")
-                        .fetch_one(&mut *$tx)
-                        .await?;
-                let mut nuevos = publicar.eventos;
-                if let Some(sucursal) = publicar.pendientes_de {
-                    let pendientes: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM pedidos WHERE sucursal_id = $1 AND estado = 'PENDIENTE'",
-                    )
-                    .bind(sucursal)
-                    .fetch_one(&mut *$tx)
-                    .await?;
-                    for nuevo in &mut nuevos {
-                        nuevo.payload.insert("pendientes".into(), pendientes.into());
-                    }
+/// What the event log does with a write's connection, beyond the turn: the
+/// statements of `eventos_realtime`, of the sucursal's PENDIENTE count
+/// (`pedidos.rs`) and of the idempotency record (`idempotencia.rs`). Written
+/// once for both engines; the blanket implementation below names, once, the
+/// sqlx bounds that let Postgres's and SQLite's connections run them.
+pub(super) trait EventLog: TurnoCompartido {
+    /// The newest id committed, 0 when there is none: read under the turn,
+    /// it is the id committed just before this transaction's events.
+    async fn ultimo_evento_id(&mut self) -> Result<EventoId, sqlx::Error>;
+    async fn insertar_evento(&mut self, nuevo: &NuevoEvento) -> Result<Evento, sqlx::Error>;
+    async fn contar_pendientes(&mut self, sucursal: SucursalId) -> Result<i64, sqlx::Error>;
+    async fn registrar_respuesta(
+        &mut self,
+        idem: &Idempotencia,
+        respuesta: &str,
+    ) -> Result<(), sqlx::Error>;
+}
+
+impl<C, DB> EventLog for C
+where
+    C: TurnoCompartido,
+    DB: sqlx::Database,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    Evento: for<'r> sqlx::FromRow<'r, DB::Row>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    for<'q> i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Json<&'q Map<String, Value>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Json<Destinos>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> OffsetDateTime: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    async fn ultimo_evento_id(&mut self) -> Result<EventoId, sqlx::Error> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM eventos_realtime")
+            .fetch_one(self)
+            .await
+            .map(EventoId)
+    }
+
+    async fn insertar_evento(&mut self, nuevo: &NuevoEvento) -> Result<Evento, sqlx::Error> {
+        sqlx::query_as(concat!(
+            "INSERT INTO eventos_realtime
+                (tipo, subtipo, payload, usuario_id, sucursal_id, entidad_tipo,
+                 entidad_id, prioridad, destinos, fecha)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             RETURNING ",
+            columnas_evento!()
+        ))
+        .bind(nuevo.tipo.as_str())
+        .bind(nuevo.subtipo.as_deref())
+        .bind(Json(&nuevo.payload))
+        // Ids as plain integers, as they are stored: one bound less each.
+        .bind(nuevo.usuario_id.map(|u| u.0))
+        .bind(nuevo.sucursal_id.map(|s| s.0))
+        .bind(nuevo.entidad.as_ref().map(|e| e.tipo.as_str()))
+        .bind(nuevo.entidad.as_ref().map(|e| e.id))
+        .bind(nuevo.prioridad.map(|p| p.as_str()))
+        .bind(Json(nuevo.destinos))
+        .bind(OffsetDateTime::now_utc())
+        .fetch_one(self)
+        .await
+    }
+
+    async fn contar_pendientes(&mut self, sucursal: SucursalId) -> Result<i64, sqlx::Error> {
+        super::pedidos::contar_pendientes(self, sucursal).await
+    }
+
+    async fn registrar_respuesta(
+        &mut self,
+        idem: &Idempotencia,
+        respuesta: &str,
+    ) -> Result<(), sqlx::Error> {
+        super::idempotencia::registrar(self, idem, respuesta).await
+    }
+}
+
+impl Store {
+    /// The event log, which every write that reports a change ends with, on
+    /// the transaction that made the change. Within the publication turn
+    /// (see `publicacion.rs`): inserts the events of `publicar` in `tx` —
+    /// with the sucursal's PENDIENTE count and the idempotency record it
+    /// asks for —, wakes the other nodes, commits, and hands the events to
+    /// the Dispatcher. Timed from asking for the turn to the commit
+    /// (`publicar` in the metrics); each committed event is counted.
+    pub(super) async fn commit_publicando<DB>(
+        &self,
+        mut tx: sqlx::Transaction<'static, DB>,
+        publicar: Publicar<'_>,
+    ) -> Result<Vec<Evento>, sqlx::Error>
+    where
+        DB: sqlx::Database<Connection: EventLog>,
+    {
+        let eventos = metricas::medir_store("publicar", async {
+            let _turno = self.publicacion.turno().await;
+            tx.tomar_turno().await?;
+            let anterior = tx.ultimo_evento_id().await?;
+            let mut nuevos = publicar.eventos;
+            if let Some(sucursal) = publicar.pendientes_de {
+                let pendientes = tx.contar_pendientes(sucursal).await?;
+                for nuevo in &mut nuevos {
+                    nuevo.payload.insert("pendientes".into(), pendientes.into());
                 }
-                let mut eventos: Vec<$crate::modelo::Evento> = Vec::with_capacity(nuevos.len());
-                for nuevo in &nuevos {
-                    eventos.push(
-                        sqlx::query_as(
-                            "INSERT INTO eventos_realtime
-                                (tipo, subtipo, payload, usuario_id, sucursal_id, entidad_tipo,
-                                 entidad_id, prioridad, destinos, fecha)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                             RETURNING id, tipo, subtipo, payload, usuario_id, sucursal_id,
-                                       entidad_tipo, entidad_id, prioridad, destinos, fecha",
-                        )
-                        .bind(nuevo.tipo.as_str())
-                        .bind(&nuevo.subtipo)
-                        .bind(sqlx::types::Json(&nuevo.payload))
-                        .bind(nuevo.usuario_id)
-                        .bind(nuevo.sucursal_id)
-                        .bind(nuevo.entidad.as_ref().map(|e| e.tipo.as_str()))
-                        .bind(nuevo.entidad.as_ref().map(|e| e.id))
-                        .bind(nuevo.prioridad.map(|p| p.as_str()))
-                        .bind(sqlx::types::Json(nuevo.destinos))
-                        .bind(::time::OffsetDateTime::now_utc())
-                        .fetch_one(&mut *$tx)
-                        .await?,
-                    );
-                }
-                if let Some((i, respuesta)) = &publicar.idempotencia {
-                    sqlx::query(
-                        "INSERT INTO idempotencia (usuario_id, clave, ruta, estado, respuesta, creada)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(i.usuario_id)
-                    .bind(&i.clave)
-                    .bind(&i.ruta)
-                    .bind(i.estado)
-                    .bind(respuesta)
-                    .bind(::time::OffsetDateTime::now_utc())
-                    .execute(&mut *$tx)
-                    .await?;
-                }
-                if let (Some(primero), Some(ultimo)) = (eventos.first(), eventos.last()) {
-                    (*$tx)
-                        .avisar(&format!("{}-{}", primero.id, ultimo.id))
-                        .await?;
-                }
-                $tx.commit().await?;
-                $store
-                    .publicacion
-                    .entregar_confirmados($crate::modelo::EventoId(anterior), &eventos);
-                Ok::<_, sqlx::Error>(eventos)
-            })
-            .await?;
-            for evento in &eventos {
-                $crate::metricas::evento_publicado(&evento.tipo);
             }
+            let mut eventos = Vec::with_capacity(nuevos.len());
+            for nuevo in &nuevos {
+                eventos.push(tx.insertar_evento(nuevo).await?);
+            }
+            if let Some((idem, respuesta)) = &publicar.idempotencia {
+                tx.registrar_respuesta(idem, respuesta).await?;
+            }
+            if let (Some(primero), Some(ultimo)) = (eventos.first(), eventos.last()) {
+                tx.avisar(&format!("{}-{}", primero.id, ultimo.id)).await?;
+            }
+            tx.commit().await?;
+            self.publicacion.entregar_confirmados(anterior, &eventos);
             Ok::<_, sqlx::Error>(eventos)
+        })
+        .await?;
+        for evento in &eventos {
+            metricas::evento_publicado(&evento.tipo);
         }
-    };
-}
-pub(super) use commit_publicando;
+        Ok(eventos)
+    }
 
-/// [`commit_publicando!`] for a single event; evaluates to `Result<Evento, sqlx::Error>`.
-macro_rules! commit_con_evento {
-    ($store:expr, $tx:expr, $nuevo:expr) => {
-        async {
-            let nuevo: &$crate::modelo::NuevoEvento = $nuevo;
-            let mut eventos = $crate::store::eventos::commit_publicando!(
-                $store,
-                $tx,
-                $crate::store::Publicar::uno(nuevo.clone())
-            )
-            .await?;
-            Ok::<_, sqlx::Error>(eventos.remove(0))
-        }
-    };
-}
-pub(super) use commit_con_evento;
-
-/// The columns of an [`Evento`].
-macro_rules! columnas_evento {
-    () => {
-        "id, tipo, subtipo, payload, usuario_id, sucursal_id, entidad_tipo, entidad_id, \
-         prioridad, destinos, fecha"
-    };
+    /// [`Store::commit_publicando`] of a write that publishes one event:
+    /// answers it.
+    pub(super) async fn commit_con_evento<DB>(
+        &self,
+        tx: sqlx::Transaction<'static, DB>,
+        publicar: Publicar<'_>,
+    ) -> Result<Evento, sqlx::Error>
+    where
+        DB: sqlx::Database<Connection: EventLog>,
+    {
+        debug_assert_eq!(publicar.eventos.len(), 1, "one event");
+        let mut eventos = self.commit_publicando(tx, publicar).await?;
+        Ok(eventos.remove(0))
+    }
 }
 
 /// Filters of the audit log (`GET /api/eventos`).
@@ -226,8 +271,8 @@ impl Store {
     /// An event alone in its transaction (`POST /api/eventos`, the rules' own events).
     pub async fn publicar(&self, nuevo: &NuevoEvento) -> Result<Evento, StoreError> {
         let evento = on_pool!(self, p => {
-            let mut tx = p.begin_write().await?;
-            commit_con_evento!(self, tx, nuevo).await
+            let tx = p.begin_write().await?;
+            self.commit_con_evento(tx, Publicar::uno(nuevo.clone())).await
         })?;
         Ok(evento)
     }

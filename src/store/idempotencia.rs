@@ -1,4 +1,7 @@
-//! `idempotencia`: the recorded answers of writes sent with an `Idempotency-Key`.
+//! `idempotencia`: the recorded answers of writes sent with an `Idempotency-Key`,
+//! recorded by the event log in the write's own transaction.
+
+use time::OffsetDateTime;
 
 use super::{Store, StoreError};
 use crate::modelo::UsuarioId;
@@ -18,6 +21,37 @@ impl Idempotencia {
     pub(super) fn con<T: serde::Serialize>(&self, fila: &T) -> (&Self, String) {
         (self, serde_json::to_string(fila).expect("rows serialize"))
     }
+}
+
+/// Records `respuesta` under `idem`'s key. The event log calls it in the
+/// write's own transaction, so that the answer exists exactly when the
+/// write committed.
+pub(super) async fn registrar<'c, DB>(
+    conexion: impl sqlx::Executor<'c, Database = DB>,
+    idem: &Idempotencia,
+    respuesta: &str,
+) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> OffsetDateTime: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO idempotencia (usuario_id, clave, ruta, estado, respuesta, creada)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(idem.usuario_id)
+    .bind(idem.clave.as_str())
+    .bind(idem.ruta.as_str())
+    .bind(idem.estado)
+    .bind(respuesta)
+    .bind(OffsetDateTime::now_utc())
+    .execute(conexion)
+    .await
+    .map(drop)
 }
 
 /// A recorded answer.

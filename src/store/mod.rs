@@ -7,6 +7,11 @@
 //! driver. Each backend keeps its own migrations folder, because the column
 //! types differ (`TIMESTAMPTZ`/`JSONB` against SQLite's text).
 //!
+//! A write that reports a change ends with the event log,
+//! `Store::commit_publicando` (`eventos.rs`): one generic function that takes
+//! the write's open transaction on either engine, writes its events in the
+//! publication turn (`publicacion.rs`), commits and hands them on.
+//!
 //! SQL lives here and nowhere else.
 
 use std::str::FromStr;

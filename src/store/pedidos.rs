@@ -2,7 +2,6 @@
 
 use time::OffsetDateTime;
 
-use super::eventos::commit_publicando;
 use super::{BeginWrite, Idempotencia, Publicar, Store, StoreError};
 use crate::modelo::{
     EstadoPedido, Evento, NuevoEvento, NuevoPedido, OrigenPedido, Pedido, PedidoId, SucursalId,
@@ -12,6 +11,27 @@ macro_rules! columnas_pedido {
     () => {
         "id, sucursal_id, origen, cliente, detalle, total, estado, creado, actualizado"
     };
+}
+
+/// The sucursal's PENDIENTE orders, on the write's connection: the event log
+/// counts them under the publication turn, so that the count each event
+/// carries is exact in event order.
+pub(super) async fn contar_pendientes<'c, DB>(
+    conexion: impl sqlx::Executor<'c, Database = DB>,
+    sucursal: SucursalId,
+) -> Result<i64, sqlx::Error>
+where
+    DB: sqlx::Database,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pedidos WHERE sucursal_id = $1 AND estado = 'PENDIENTE'",
+    )
+    .bind(sucursal)
+    .fetch_one(conexion)
+    .await
 }
 
 /// Filters of `GET /api/pedidos`.
@@ -50,8 +70,8 @@ impl Store {
             .await?;
             let evento = evento.con_id_de_fila(pedido.id.0);
             let publicar = Publicar::de_fila(evento, &pedido, idem).con_pendientes(sucursal);
-            let mut eventos = commit_publicando!(self, tx, publicar).await?;
-            Ok::<_, sqlx::Error>((pedido, eventos.remove(0)))
+            let evento = self.commit_con_evento(tx, publicar).await?;
+            Ok::<_, sqlx::Error>((pedido, evento))
         })?;
         Ok(hecho)
     }
@@ -128,8 +148,8 @@ impl Store {
                 Some(pedido) => {
                     let publicar = Publicar::de_fila(evento, &pedido, idem)
                         .con_pendientes(pedido.sucursal_id);
-                    let mut eventos = commit_publicando!(self, tx, publicar).await?;
-                    Ok::<_, sqlx::Error>(Some((pedido, eventos.remove(0))))
+                    let evento = self.commit_con_evento(tx, publicar).await?;
+                    Ok::<_, sqlx::Error>(Some((pedido, evento)))
                 }
             }
         })?;

@@ -2,7 +2,6 @@
 
 use time::OffsetDateTime;
 
-use super::eventos::commit_publicando;
 use super::{BeginWrite, Idempotencia, Publicar, Store, StoreError};
 use crate::modelo::{
     EstadoRefill, Evento, NuevoEvento, NuevoRefill, RefillId, SolicitudRefill, SucursalId,
@@ -41,8 +40,8 @@ impl Store {
             .await?;
             let evento = evento.con_id_de_fila(refill.id.0);
             let publicar = Publicar::de_fila(evento, &refill, idem);
-            let mut eventos = commit_publicando!(self, tx, publicar).await?;
-            Ok::<_, sqlx::Error>((refill, eventos.remove(0)))
+            let evento = self.commit_con_evento(tx, publicar).await?;
+            Ok::<_, sqlx::Error>((refill, evento))
         })?;
         Ok(hecho)
     }
@@ -107,8 +106,8 @@ impl Store {
                 None => Ok(None),
                 Some(refill) => {
                     let publicar = Publicar::de_fila(evento, &refill, idem);
-                    let mut eventos = commit_publicando!(self, tx, publicar).await?;
-                    Ok::<_, sqlx::Error>(Some((refill, eventos.remove(0))))
+                    let evento = self.commit_con_evento(tx, publicar).await?;
+                    Ok::<_, sqlx::Error>(Some((refill, evento)))
                 }
             }
         })?;

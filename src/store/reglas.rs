@@ -1,7 +1,6 @@
 //! `reglas_versiones`: every saved version of each rule, one active.
 
-use super::eventos::commit_con_evento;
-use super::{BeginWrite, Store, StoreError};
+use super::{BeginWrite, Publicar, Store, StoreError};
 use crate::modelo::{NombreRegla, NuevoEvento, UsuarioId, VersionRegla};
 
 macro_rules! columnas_version {
@@ -81,8 +80,7 @@ impl Store {
             .bind(time::OffsetDateTime::now_utc())
             .fetch_one(&mut *tx)
             .await?;
-            let nuevo = evento(&version);
-            commit_con_evento!(self, tx, &nuevo).await?;
+            self.commit_con_evento(tx, Publicar::uno(evento(&version))).await?;
             Ok::<_, sqlx::Error>(version)
         })?;
         Ok(version)

@@ -2,7 +2,6 @@
 
 use time::OffsetDateTime;
 
-use super::eventos::commit_publicando;
 use super::usuarios::columnas_usuario;
 use super::{Backend, BeginWrite, Publicar, Store, StoreError};
 use crate::metricas;
@@ -81,7 +80,7 @@ impl Store {
                     eventos: terminadas.iter().map(|h| cerrada(h)).collect(),
                     ..Default::default()
                 };
-                commit_publicando!(self, tx, publicar).await?;
+                self.commit_publicando(tx, publicar).await?;
             }
             Ok::<_, sqlx::Error>(terminadas.to_vec())
         })?;
@@ -161,7 +160,7 @@ impl Store {
             if borradas == 0 {
                 tx.rollback().await?;
             } else {
-                commit_publicando!(self, tx, Publicar::uno(evento)).await?;
+                self.commit_publicando(tx, Publicar::uno(evento)).await?;
             }
             Ok::<_, sqlx::Error>(borradas > 0)
         })?;

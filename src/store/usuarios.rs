@@ -2,7 +2,6 @@
 
 use time::OffsetDateTime;
 
-use super::eventos::commit_publicando;
 use super::{BeginWrite, Publicar, Store, StoreError};
 use crate::modelo::{NuevoEvento, NuevoUsuario, Usuario, UsuarioCambiado, UsuarioId};
 
@@ -146,7 +145,7 @@ impl Store {
                 // No such user: nothing changed, nothing to tell.
                 _ if fila.is_none() => tx.rollback().await?,
                 Some(evento) => {
-                    commit_publicando!(self, tx, Publicar::uno(evento)).await?;
+                    self.commit_publicando(tx, Publicar::uno(evento)).await?;
                 }
                 None => tx.commit().await?,
             }

@@ -4,7 +4,6 @@
 
 use time::OffsetDateTime;
 
-use super::eventos::commit_publicando;
 use super::{BeginWrite, Idempotencia, Publicar, Store, StoreError};
 use crate::modelo::{
     EstadoPedido, EstadoVoucher, Evento, NuevoEvento, NuevoVoucher, Pedido, SucursalId, UsuarioId,
@@ -65,8 +64,8 @@ impl Store {
                 .payload
                 .insert("posible_duplicado".into(), voucher.posible_duplicado.into());
             let publicar = Publicar::de_fila(evento, &voucher, idem);
-            let mut eventos = commit_publicando!(self, tx, publicar).await?;
-            Ok::<_, sqlx::Error>((voucher, eventos.remove(0)))
+            let evento = self.commit_con_evento(tx, publicar).await?;
+            Ok::<_, sqlx::Error>((voucher, evento))
         })?;
         Ok(hecho)
     }
@@ -156,7 +155,7 @@ impl Store {
                 pendientes_de: pedido.as_ref().map(|p| p.sucursal_id),
                 idempotencia: idem.map(|i| i.con(&voucher)),
             };
-            let eventos = commit_publicando!(self, tx, publicar).await?;
+            let eventos = self.commit_publicando(tx, publicar).await?;
             Ok::<_, sqlx::Error>(Some((voucher, eventos)))
         })?;
         Ok(hecho)
