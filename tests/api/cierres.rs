@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::fixtures::Cadena;
 use crate::helpers::{PASSWORD, en_ambos_stores, spawn_app, spawn_app_with};
-use crate::realtime::Cadena;
 
 /// The events of this `tipo` in the audit log, as `jefa` reads it.
 async fn auditados(cadena: &Cadena, tipo: &str) -> Vec<Value> {

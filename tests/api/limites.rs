@@ -18,8 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::fixtures::Cadena;
 use crate::helpers::{TestApp, codigo_de_error, en_ambos_stores, spawn_app, spawn_app_with};
-use crate::realtime::Cadena;
 use crate::socket::{Cliente, Conexion, PLAZO};
 
 fn n32(v: u32) -> NonZeroU32 {

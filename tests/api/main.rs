@@ -1,6 +1,7 @@
 //! Integration tests: a real comanda over real sockets and a real store.
 //! Every test runs on SQLite and on Postgres (see `helpers::en_ambos_stores!`).
 
+mod fixtures;
 mod helpers;
 #[path = "../comun/postgres.rs"]
 mod postgres;
@@ -12,18 +13,26 @@ mod socket;
 #[path = "../comun/trama.rs"]
 mod trama;
 
+mod alertas;
+mod atomicidad;
 mod autorizacion;
+mod basura;
 mod binario;
 mod cierres;
+mod compatibilidad;
 mod cuentas;
 mod errores;
-mod flujos;
+mod idempotencia;
 mod limites;
+mod listas;
 mod metricas;
 mod migraciones;
 mod nodos;
 mod origenes;
+mod pedidos;
 mod realtime;
+mod refills;
 mod reglas;
 mod reservados;
 mod transporte;
+mod vouchers;

@@ -11,8 +11,8 @@ use comanda::modelo::SucursalId;
 use comanda::store::{Backend, StoreError};
 use serde_json::{Value, json};
 
+use crate::fixtures::{Cadena, estadisticas, estadisticas_cuando};
 use crate::helpers::{TestApp, TestDb, spawn_app_on, spawn_app_with};
-use crate::realtime::{Cadena, estadisticas, estadisticas_cuando};
 use crate::socket::PLAZO;
 
 /// Short heartbeats, so that a node that stops is forgotten quickly.

@@ -11,138 +11,14 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{TestApp, en_ambos_stores, spawn_app, spawn_app_with};
-use crate::socket::{Cliente, Conexion, PLAZO};
-
-/// The window in which an event that should not come would have come.
-const CORTO: Duration = Duration::from_millis(300);
-
-/// Two sucursales with a desk, a kitchen and an admin each, a superadmin and
-/// a WhatsApp bot per sucursal.
-pub struct Cadena {
-    pub app: TestApp,
-    pub s1: SucursalId,
-    pub s2: SucursalId,
-}
-
-impl Cadena {
-    pub async fn nueva(app: TestApp) -> Self {
-        let s1 = app.crear_sucursal("Centro").await;
-        let s2 = app.crear_sucursal("Norte").await;
-        for (n, s) in [(1, s1), (2, s2)] {
-            app.crear_usuario(&format!("atencion{n}"), Rol::Atencion, Some(s))
-                .await;
-            app.crear_usuario(&format!("cocina{n}"), Rol::Cocina, Some(s))
-                .await;
-            app.crear_usuario(&format!("admin{n}"), Rol::Admin, Some(s))
-                .await;
-            app.crear_usuario(&format!("bot{n}"), Rol::Servicio, Some(s))
-                .await;
-        }
-        app.crear_usuario("jefa", Rol::Superadmin, None).await;
-        Cadena { app, s1, s2 }
-    }
-
-    /// Publishes a seed-style kitchen alert as the sucursal's bot; answers its id.
-    pub async fn alerta(&self, bot: &str, sucursal: SucursalId, mensaje: &str) -> i64 {
-        let token = self.app.token(bot).await;
-        self.publicar(&token, alerta(sucursal, 1, mensaje)).await
-    }
-
-    /// Publishes `eventos` from `publicadores` logins of `usuario` at once,
-    /// each its share in turn; answers the ids, sorted.
-    pub async fn publicar_en_paralelo(
-        &self,
-        usuario: &str,
-        publicadores: usize,
-        eventos: Vec<Value>,
-    ) -> Vec<i64> {
-        let mut partes: Vec<(String, Vec<Value>)> = Vec::new();
-        for _ in 0..publicadores {
-            partes.push((self.app.token(usuario).await, Vec::new()));
-        }
-        for (n, evento) in eventos.into_iter().enumerate() {
-            partes[n % publicadores].1.push(evento);
-        }
-        let ids = join_all(partes.iter().map(|(token, eventos)| async move {
-            let mut ids = Vec::with_capacity(eventos.len());
-            for evento in eventos {
-                ids.push(self.publicar(token, evento.clone()).await);
-            }
-            ids
-        }))
-        .await;
-        let mut ids: Vec<i64> = ids.into_iter().flatten().collect();
-        ids.sort_unstable();
-        ids
-    }
-
-    /// Publishes a flat event through `POST /api/eventos`; answers its id.
-    pub async fn publicar(&self, token: &str, evento: Value) -> i64 {
-        let r = self.app.post("/api/eventos", token, &evento).await;
-        assert_eq!(r.status(), 201, "{:?}", r.text().await);
-        let v: Value = r.json().await.unwrap();
-        v["id"].as_i64().unwrap()
-    }
-}
-
-/// A kitchen alert as the seed's `notify()` sends it.
-fn alerta(sucursal: SucursalId, alerta_id: i64, mensaje: &str) -> Value {
-    json!({"tipo":"alerta_cocina","alerta_id":alerta_id,"mensaje":mensaje,
-           "prioridad":"alta","sucursal_id":sucursal.0})
-}
-
-/// `n` kitchen alerts of about 15 KiB each: enough of them fill the socket
-/// buffers of a reader that stopped. (Under 16 KiB: past it, each Postgres
-/// insert stalls 40 ms, as sqlx 0.9.0 does not set TCP_NODELAY,
-/// transact-rs/sqlx#4335.)
-pub fn alertas_con_relleno(sucursal: SucursalId, n: usize) -> Vec<Value> {
-    let relleno = "x".repeat(15 * 1024);
-    (0..n)
-        .map(|i| {
-            let mut evento = alerta(sucursal, i as i64, "con relleno");
-            evento["relleno"] = json!(relleno);
-            evento
-        })
-        .collect()
-}
+use crate::fixtures::{
+    Cadena, alerta, alertas_con_relleno, estadisticas, estadisticas_cuando, ids, sesiones_total,
+};
+use crate::helpers::{en_ambos_stores, spawn_app, spawn_app_with};
+use crate::socket::{CORTO, Cliente, Conexion, PLAZO, nadie_recibe_nada};
 
 fn voucher(sucursal: SucursalId, voucher_id: i64) -> Value {
     json!({"tipo":"voucher_nuevo","voucher_id":voucher_id,"monto":25.5,"sucursal_id":sucursal.0})
-}
-
-fn ids(eventos: &[Value]) -> Vec<i64> {
-    eventos
-        .iter()
-        .map(|e| e["id"].as_i64().expect("id"))
-        .collect()
-}
-
-pub async fn estadisticas(app: &TestApp, token: &str) -> Value {
-    let r = app.get("/api/estadisticas", token).await;
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
-}
-
-/// Polls `GET /api/estadisticas` until `listo` holds; panics with the last
-/// answer after [`PLAZO`].
-pub async fn estadisticas_cuando(
-    app: &TestApp,
-    token: &str,
-    listo: impl Fn(&Value) -> bool,
-) -> Value {
-    let fin = tokio::time::Instant::now() + PLAZO;
-    loop {
-        let e = estadisticas(app, token).await;
-        if listo(&e) {
-            return e;
-        }
-        assert!(
-            tokio::time::Instant::now() < fin,
-            "las estadísticas no llegaron a lo esperado: {e}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// `(atencion, cocina)` online in a sucursal, as `/api/estadisticas` counts them.
@@ -161,10 +37,6 @@ fn presencia(e: &Value, s: SucursalId) -> (u64, u64) {
         })
 }
 
-pub fn sesiones_total(e: &Value) -> u64 {
-    e["sesiones_total"].as_u64().unwrap()
-}
-
 fn alertas_sin_leer(e: &Value, s: SucursalId) -> Option<u64> {
     e["cocinas"]
         .as_array()
@@ -172,11 +44,6 @@ fn alertas_sin_leer(e: &Value, s: SucursalId) -> Option<u64> {
         .iter()
         .find(|c| c["sucursal_id"] == s.0)
         .and_then(|c| c["alertas_sin_leer"].as_u64())
-}
-
-/// Asserts, for all of them at once, that no event arrives within [`CORTO`].
-async fn ninguno_recibe_nada(clientes: Vec<&mut Cliente>) {
-    join_all(clientes.into_iter().map(|c| c.ningun_evento_en(CORTO))).await;
 }
 
 en_ambos_stores! {
@@ -220,7 +87,7 @@ en_ambos_stores! {
             [alerta_s2, alerta_s1, voucher_s1, voucher_s2]
         );
         assert_eq!(ids(&admin2.eventos(2).await), [alerta_s2, voucher_s2]);
-        ninguno_recibe_nada(vec![&mut cocina1, &mut atencion1, &mut jefa, &mut admin2, &mut servicio])
+        nadie_recibe_nada(vec![&mut cocina1, &mut atencion1, &mut jefa, &mut admin2, &mut servicio])
             .await;
     }
 

@@ -11,8 +11,8 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::fixtures::Cadena;
 use crate::helpers::{TestApp, codigo_de_error, en_ambos_stores, spawn_app, spawn_app_with};
-use crate::realtime::Cadena;
 
 /// Publishes a flat kitchen alert to sucursal 1 as `bot1`; answers the stored event.
 async fn alerta(app: &TestApp, token: &str, mensaje: &str, pedida: &str) -> Value {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -15,6 +16,9 @@ use crate::helpers::TestApp;
 
 /// How long a test waits for a frame that must come.
 pub const PLAZO: Duration = Duration::from_secs(10);
+
+/// The window in which an event that should not come would have come.
+pub const CORTO: Duration = Duration::from_millis(300);
 
 pub struct Cliente {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -272,4 +276,9 @@ impl Cliente {
     pub fn cortar(self) {
         drop(self.ws);
     }
+}
+
+/// Asserts, for all of them at once, that no event arrives within [`CORTO`].
+pub async fn nadie_recibe_nada(pantallas: Vec<&mut Cliente>) {
+    join_all(pantallas.into_iter().map(|c| c.ningun_evento_en(CORTO))).await;
 }

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
+use crate::fixtures::{Cadena, alertas_con_relleno, estadisticas_cuando, sesiones_total};
 use crate::helpers::{TestApp, en_ambos_stores, spawn_app, spawn_app_with};
-use crate::realtime::{Cadena, alertas_con_relleno, estadisticas_cuando, sesiones_total};
 use crate::socket::PLAZO;
 use crate::trama::{BINARIO, CIERRE, CONTINUACION, PING, PONG, TEXTO, cierre, frame};
 
