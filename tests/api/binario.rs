@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestDb, en_ambos_stores, spawn_app_with, test_settings};
-use crate::proceso::Proceso;
+use crate::proceso::{Proceso, puerto_libre};
 
 const BINARIO: &str = env!("CARGO_BIN_EXE_comanda");
 const PLAZO: Duration = Duration::from_secs(60);
@@ -44,12 +44,6 @@ fn store_settings(url: &str) -> StoreSettings {
         database_url: url.to_owned(),
         ..Settings::defaults().store
     }
-}
-
-/// A port nobody listens on right now.
-fn puerto_libre() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().unwrap().port()
 }
 
 /// Polls `/readyz` until it answers 200, while the process is alive.

@@ -13,7 +13,7 @@ use std::time::Duration as StdDuration;
 use time::{Duration, OffsetDateTime};
 
 use crate::helpers::{
-    PASSWORD, TestApp, codigo_de_error, en_ambos_stores, spawn_app, spawn_app_with,
+    PASSWORD, TestApp, codigo_de_error, en_ambos_stores, spawn_app, spawn_app_with, superadmin,
 };
 
 /// The `comanda_sesion` cookie a login answer sets, whole.
@@ -50,12 +50,6 @@ async fn me_con_cookie(app: &TestApp, token: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
-}
-
-/// A superadmin of the test's own (the first-start one has a random password).
-async fn superadmin(app: &TestApp) -> String {
-    app.crear_usuario("jefa", Rol::Superadmin, None).await;
-    app.token("jefa").await
 }
 
 /// A list answer: `{"ultimo_id":N,"items":[…]}`; answers the items.

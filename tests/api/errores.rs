@@ -1,12 +1,11 @@
 //! Bad requests: each gets the right status in the `{"error":{…}}` shape, and
 //! none of them hurts the server.
 
-use comanda::modelo::Rol;
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, codigo_de_error, en_ambos_stores, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, codigo_de_error, en_ambos_stores, spawn_app, superadmin};
 
 /// A POST with a raw body and, if given, a content type.
 async fn post_crudo(
@@ -24,11 +23,6 @@ async fn post_crudo(
         req = req.header(CONTENT_TYPE, ct);
     }
     req.send().await.expect("the server answers")
-}
-
-async fn superadmin(app: &TestApp) -> String {
-    app.crear_usuario("jefa", Rol::Superadmin, None).await;
-    app.token("jefa").await
 }
 
 /// The server still does real work: a login goes through.

@@ -242,6 +242,13 @@ impl TestApp {
     }
 }
 
+/// A superadmin of the test's own, `jefa` (the first-start one has a random
+/// password); answers its token.
+pub async fn superadmin(app: &TestApp) -> String {
+    app.crear_usuario("jefa", Rol::Superadmin, None).await;
+    app.token("jefa").await
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         let parada = self.parada.clone();

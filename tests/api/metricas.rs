@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::helpers::{PASSWORD, TestDb, en_ambos_stores, spawn_app};
-use crate::proceso::Proceso;
+use crate::proceso::{Proceso, puerto_libre};
 use crate::reglas_de_fabrica::copia_de_las_reglas;
 
 const PLAZO: Duration = Duration::from_secs(20);
@@ -199,12 +199,6 @@ const CUENTAS: [(&str, Rol, i64); 5] = [
     ("mx_atencion_norte", Rol::Atencion, 2),
     ("mx_cocina_norte", Rol::Cocina, 2),
 ];
-
-/// A port nobody listens on right now.
-fn puerto_libre() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().unwrap().port()
-}
 
 impl Servidor {
     async fn lanzar(backend: Backend) -> Self {

@@ -1,7 +1,8 @@
 //! A child process whose output is collected on threads of its own (so that
-//! it never blocks on a full pipe), killed if the test ends before it does.
-//! Shared by the test binaries that run `comanda` itself (`tests/api`'s
-//! `binario`, `tests/nodos`) through `#[path]`.
+//! it never blocks on a full pipe), killed if the test ends before it does,
+//! and a free port for it to listen on. Shared by the test binaries that run
+//! `comanda` itself (`tests/api`'s `binario` and `metricas`, `tests/nodos`)
+//! through `#[path]`.
 
 // Each test binary that includes this file uses a part of it.
 #![allow(dead_code)]
@@ -159,4 +160,10 @@ impl Drop for Proceso {
         }
         let _ = self.child.wait();
     }
+}
+
+/// A port nobody listens on right now, for a child process to listen on.
+pub fn puerto_libre() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().unwrap().port()
 }

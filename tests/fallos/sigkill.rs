@@ -9,9 +9,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::almacen::{Almacen, cada_confirmada_una_vez};
-use crate::arnes::base::puerto_libre;
 use crate::arnes::nodo::serve_en;
 use crate::arnes::pantalla::{Modo, Pantalla, verificar_todas};
+use crate::arnes::proceso::puerto_libre;
 use crate::arnes::reglas::copia_de_las_reglas;
 use crate::arnes::{Ajustes, Nodo, Perfil};
 use crate::escritor::{Escritor, Mezcla, verificar_escrituras};

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 pub use super::postgres::BaseDeDatos;
+use super::proceso::puerto_libre;
 
 /// A Postgres server of this test's own, in a temporary folder, on a free
 /// port: one the test may restart without disturbing anyone else.
@@ -200,10 +201,4 @@ impl Drop for PostgresPropio {
             let _ = carpeta.close();
         }
     }
-}
-
-/// A port nobody listens on right now.
-pub fn puerto_libre() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().unwrap().port()
 }
