@@ -15,7 +15,9 @@ use tokio::net::{TcpSocket, TcpStream};
 use crate::fixtures::{Cadena, alertas_con_relleno, estadisticas_cuando, sesiones_total};
 use crate::helpers::{TestApp, en_ambos_stores, spawn_app, spawn_app_with};
 use crate::socket::PLAZO;
-use crate::trama::{BINARIO, CIERRE, CONTINUACION, PING, PONG, TEXTO, cierre, frame};
+use crate::trama::{
+    BINARIO, CIERRE, CONTINUACION, PING, PONG, TEXTO, cierre, fin_de_cabecera, frame, upgrade,
+};
 
 /// A client text frame holding `mensaje`.
 fn json_frame(mensaje: &Value) -> Vec<u8> {
@@ -38,19 +40,14 @@ impl Crudo {
     }
 
     async fn abrir_por(mut io: TcpStream, token: &str) -> Crudo {
-        let pedido = format!(
-            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-             Authorization: Bearer {token}\r\n\r\n"
-        );
-        io.write_all(pedido.as_bytes()).await.unwrap();
+        io.write_all(upgrade(token).as_bytes()).await.unwrap();
         let mut crudo = Crudo {
             io,
             leido: Vec::new(),
         };
         let fin = loop {
-            if let Some(i) = crudo.leido.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
+            if let Some(fin) = fin_de_cabecera(&crudo.leido) {
+                break fin;
             }
             crudo.leer_mas().await;
         };

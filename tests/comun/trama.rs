@@ -1,7 +1,7 @@
 //! Client WebSocket frames written by hand, byte by byte, as RFC 6455 says a
-//! client sends them (masked): what the raw-socket tests feed the server's
-//! frame reader, including what no library would send. Shared by the test
-//! binaries through `#[path]`.
+//! client sends them (masked), and the opening handshake before them: what
+//! the raw-socket tests feed the server's frame reader, including what no
+//! library would send. Shared by the test binaries through `#[path]`.
 
 // Each test binary that includes this file uses a part of it.
 #![allow(dead_code)]
@@ -15,6 +15,24 @@ pub const PONG: u8 = 0xA;
 
 /// The masking key of every frame here.
 pub const MASCARA: [u8; 4] = [0x1f, 0x2e, 0x3d, 0x4c];
+
+/// A client's opening handshake for `/ws`, authenticated by `token`.
+pub fn upgrade(token: &str) -> String {
+    format!(
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Authorization: Bearer {token}\r\n\r\n"
+    )
+}
+
+/// Where the server's answer to the handshake ends in what was read so far:
+/// the length of its head, blank line included, once it has all come.
+pub fn fin_de_cabecera(leido: &[u8]) -> Option<usize> {
+    leido
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+}
 
 /// The header of a masked client frame declaring `largo` bytes, with the
 /// shortest length encoding.

@@ -15,7 +15,10 @@ use crate::almacen::Almacen;
 use crate::arnes::nodo::serve;
 use crate::arnes::reglas::copia_de_las_reglas;
 use crate::arnes::{Ajustes, Nodo};
-use crate::trama::{BINARIO, CIERRE, CONTINUACION, MASCARA, PING, PONG, TEXTO, cabecera, frame};
+use crate::trama::{
+    BINARIO, CIERRE, CONTINUACION, MASCARA, PING, PONG, TEXTO, cabecera, fin_de_cabecera, frame,
+    upgrade,
+};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -77,20 +80,15 @@ impl Crudo {
         let mut io = TcpStream::connect(("127.0.0.1", nodo.puerto))
             .await
             .unwrap();
-        let pedido = format!(
-            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-             Authorization: Bearer {token}\r\n\r\n"
-        );
-        io.write_all(pedido.as_bytes()).await.unwrap();
+        io.write_all(upgrade(&token).as_bytes()).await.unwrap();
         let mut c = Crudo {
             io,
             leido: Vec::new(),
         };
         let limite = Instant::now() + PLAZO;
         let fin = loop {
-            if let Some(i) = c.leido.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
+            if let Some(fin) = fin_de_cabecera(&c.leido) {
+                break fin;
             }
             assert!(c.leer_hasta(limite).await, "sin respuesta al upgrade");
         };
